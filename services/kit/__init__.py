@@ -1,0 +1,1 @@
+"""The service kit: what every CreativeLoop service shares (settings, topics, codec, gRPC, metrics)."""

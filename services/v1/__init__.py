@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for the creativeloop.v1 contract (built from protos/)."""
