@@ -7,6 +7,7 @@ from the one contract in protos/creativeloop/v1. Nothing generated is ever edite
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from setuptools import Command, setup
 from setuptools.command.build_py import build_py
@@ -24,7 +25,9 @@ def generate_stubs() -> None:
 
     staging = ROOT / "build" / "protogen"
     staging.mkdir(parents=True, exist_ok=True)
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "creativeloop" / "v1").glob("*.proto"))
+    protos = sorted(
+        str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "creativeloop" / "v1").glob("*.proto")
+    )
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     args = [
         "grpc_tools.protoc",
@@ -47,7 +50,7 @@ class GenerateStubs(Command):
     """`python setup.py protogen`: regenerate the stubs in place."""
 
     description = "generate gRPC/protobuf stubs from protos/"
-    user_options: list[tuple[str, str | None, str]] = []
+    user_options: ClassVar[list[tuple[str, str | None, str]]] = []
 
     def initialize_options(self) -> None:
         pass
@@ -71,4 +74,10 @@ class EditableWheelWithStubs(editable_wheel):
         super().run()
 
 
-setup(cmdclass={"protogen": GenerateStubs, "build_py": BuildPyWithStubs, "editable_wheel": EditableWheelWithStubs})
+setup(
+    cmdclass={
+        "protogen": GenerateStubs,
+        "build_py": BuildPyWithStubs,
+        "editable_wheel": EditableWheelWithStubs,
+    }
+)

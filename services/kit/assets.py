@@ -7,7 +7,12 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "video/mp4": ".mp4"}
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+}
 
 
 class AssetNotFound(LookupError):

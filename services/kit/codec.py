@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from google.protobuf.message import DecodeError, Message
-
 from creativeloop.v1 import events_pb2
+from google.protobuf.message import DecodeError, Message
 
 M = TypeVar("M", bound=Message)
 

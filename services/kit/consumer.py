@@ -15,14 +15,13 @@ from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
-from google.protobuf.message import Message
-from prometheus_client import Counter
-
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
+from google.protobuf.message import Message
+from prometheus_client import Counter
 
 log = get_logger(__name__)
 
@@ -102,13 +101,14 @@ class EventWorker(Generic[M]):
                 raise
             except Exception as exc:
                 log.warning(
-                    "handler failed", topic=record.topic, offset=record.offset, attempt=attempt,
+                    "handler failed",
+                    topic=record.topic,
+                    offset=record.offset,
+                    attempt=attempt,
                     error=repr(exc),
                 )
                 if attempt == self._max_attempts:
-                    await self._dead_letter(
-                        record, f"handler failed after {attempt} attempts: {exc!r}"
-                    )
+                    await self._dead_letter(record, f"handler failed after {attempt} attempts: {exc!r}")
                     return
                 await asyncio.sleep(self._retry_backoff_s * 2 ** (attempt - 1))
             else:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-
 from creativeloop.kit.settings import CommonSettings
 
 

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from google.protobuf.message import Message
-
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
+from google.protobuf.message import Message
 
 log = get_logger(__name__)
 
@@ -45,7 +44,7 @@ class TopicFeed(Generic[M]):
         try:
             partitions = consumer.partitions_for_topic(self._topic.name)
             while not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be new
+                await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(self._topic.name)
                 if not partitions:
                     await asyncio.sleep(0.5)

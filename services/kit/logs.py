@@ -6,7 +6,6 @@ import logging
 import sys
 
 import structlog
-
 from creativeloop.kit.settings import CommonSettings
 
 

@@ -12,9 +12,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram, start_http_server
 
-STARTED = Counter(
-    "grpc_server_started_total", "RPCs started on the server.", ["grpc_service", "grpc_method"]
-)
+STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", ["grpc_service", "grpc_method"])
 HANDLED = Counter(
     "grpc_server_handled_total",
     "RPCs completed on the server, by status code.",
@@ -38,14 +36,14 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler  # streaming RPCs (health Watch, reflection) pass through untimed
-        service, method = _split(handler_call_details.method)  # type: ignore[attr-defined]
-        inner = handler.unary_unary
+        service, method = _split(handler_call_details.method)
+        inner: Any = handler.unary_unary
 
         async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             STARTED.labels(service, method).inc()
@@ -54,14 +52,14 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             try:
                 return await inner(request, context)
             except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             except Exception:
                 code = grpc.StatusCode.UNKNOWN
                 raise
             finally:
                 if code is grpc.StatusCode.OK and context.code() not in (None, grpc.StatusCode.OK):
-                    code = context.code()  # type: ignore[assignment]
+                    code = context.code()
                 LATENCY.labels(service, method).observe(time.perf_counter() - start)
                 HANDLED.labels(service, method, code.name).inc()
 

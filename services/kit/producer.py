@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from google.protobuf.message import Message
-
 from creativeloop.kit.codec import encode
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import Topic
 from creativeloop.v1 import events_pb2
+from google.protobuf.message import Message
 
 
 class EventProducer:
@@ -66,6 +65,4 @@ class EventProducer:
             consumer=self._client_id,
             failed_at=now_timestamp(),
         )
-        await self._producer.send_and_wait(
-            topic.dlq.name, letter.SerializeToString(), key=record.key
-        )
+        await self._producer.send_and_wait(topic.dlq.name, letter.SerializeToString(), key=record.key)

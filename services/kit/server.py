@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.metrics import MetricsInterceptor, start_metrics_server
 from creativeloop.kit.settings import ServiceSettings
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 log = get_logger(__name__)
+
+
+def service_name(pb2_module: Any, service: str) -> str:
+    """Full gRPC name of `service` as declared in the proto (e.g. creativeloop.v1.RankingService)."""
+    return str(pb2_module.DESCRIPTOR.services_by_name[service].full_name)
 
 
 @dataclass
@@ -42,10 +46,10 @@ class ServiceRuntime:
     service: str
     settings: ServiceSettings
     servicers: Sequence[GrpcServicer]
-    tasks: Sequence[Callable[[], Awaitable[None]]] = ()
+    tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     #: Awaited after the server starts and before health turns SERVING (e.g. warm caches).
-    ready_check: Callable[[], Awaitable[None]] | None = None
-    on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    ready_check: Callable[[], Coroutine[Any, Any, None]] | None = None
+    on_stop: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     health: health.aio.HealthServicer = field(default_factory=health.aio.HealthServicer)
     bound_port: int = 0
     metrics_port: int = 0
@@ -58,6 +62,20 @@ class ServiceRuntime:
         for name in ["", *(s.name for s in self.servicers)]:
             await self.health.set(name, status)
 
+    @staticmethod
+    def _first_failure(done: set[asyncio.Task[Any]]) -> BaseException | None:
+        """A background task that ends, with or without an error, ends the service."""
+        for task in done:
+            if task.cancelled():
+                continue
+            error = task.exception()
+            if error is not None:
+                log.error("background task failed", task=task.get_name(), error=repr(error))
+                return error
+            if task.get_name() not in ("stop", "ready"):
+                return RuntimeError(f"background task {task.get_name()} ended")
+        return None
+
     async def run(self) -> None:
         options = [
             ("grpc.max_receive_message_length", self.settings.max_message_bytes),
@@ -68,7 +86,8 @@ class ServiceRuntime:
             s.add_to_server(s.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            [s.name for s in self.servicers] + [health.SERVICE_NAME, reflection.SERVICE_NAME], server
+            [s.name for s in self.servicers] + [health.SERVICE_NAME, reflection.SERVICE_NAME],
+            server,
         )
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.bound_port = server.add_insecure_port(self.settings.grpc_target)
@@ -81,18 +100,21 @@ class ServiceRuntime:
             except (NotImplementedError, RuntimeError):
                 pass  # not the main thread (tests): callers use stop()
         running = [asyncio.create_task(task(), name=getattr(task, "__name__", "task")) for task in self.tasks]
-        stop_wait = asyncio.create_task(self._stop.wait())
+        stop_wait = asyncio.create_task(self._stop.wait(), name="stop")
         failure: BaseException | None = None
         try:
+            waiting: list[asyncio.Task[Any]] = [stop_wait, *running]
             if self.ready_check is not None:
-                await self.ready_check()
-            await self._set_health(health_pb2.HealthCheckResponse.SERVING)
-            log.info("serving", grpc_port=self.bound_port, metrics_port=self.metrics_port)
-            done, _ = await asyncio.wait([stop_wait, *running], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stop_wait and task.exception() is not None:
-                    failure = task.exception()
-                    log.error("background task failed", task=task.get_name(), error=repr(failure))
+                ready = asyncio.create_task(self.ready_check(), name="ready")
+                done, _ = await asyncio.wait([ready, *waiting], return_when=asyncio.FIRST_COMPLETED)
+                if ready not in done:
+                    ready.cancel()
+                failure = self._first_failure(done)
+            if failure is None and not self._stop.is_set():
+                await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+                log.info("serving", grpc_port=self.bound_port, metrics_port=self.metrics_port)
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                failure = self._first_failure(done)
         finally:
             log.info("stopping")
             await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)

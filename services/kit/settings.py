@@ -24,7 +24,8 @@ class CommonSettings(BaseSettings):
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
     )
     asset_dir: Path = Field(
-        Path("var/assets"), description="Root of the filesystem asset store (rendered creatives, product media)."
+        Path("var/assets"),
+        description="Root of the filesystem asset store (rendered creatives, product media).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["json", "console"] = Field(
@@ -42,9 +43,7 @@ class ServiceSettings(BaseSettings):
 
     grpc_host: str = Field("127.0.0.1", description="Address the gRPC server binds to.")
     grpc_port: int = Field(50050, ge=0, le=65535, description="gRPC port (0 picks a free port).")
-    metrics_port: int = Field(
-        9100, ge=0, le=65535, description="Port of the Prometheus `/metrics` endpoint."
-    )
+    metrics_port: int = Field(9100, ge=0, le=65535, description="Port of the Prometheus `/metrics` endpoint.")
     shutdown_grace_s: float = Field(
         5.0, ge=0, description="Seconds in-flight RPCs get to finish after SIGTERM."
     )

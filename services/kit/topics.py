@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf.message import Message
-
 from creativeloop.v1 import events_pb2
+from google.protobuf.message import Message
 
 DLQ_SUFFIX = ".dlq"
 

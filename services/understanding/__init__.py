@@ -1,0 +1,1 @@
+"""Content understanding: product data in, content profile out."""
