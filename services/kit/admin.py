@@ -26,7 +26,7 @@ async def ensure_topics(settings: CommonSettings, topics: Iterable[Topic] = ALL_
             NewTopic(
                 name=t.name,
                 num_partitions=t.partitions or settings.topic_partitions,
-                replication_factor=1,
+                replication_factor=settings.topic_replication_factor,
                 topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
             )
             for t in missing

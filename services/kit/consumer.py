@@ -61,6 +61,8 @@ class EventWorker(Generic[M]):
         self._max_attempts = max_attempts
         self._retry_backoff_s = retry_backoff_s
         self.ready = asyncio.Event()
+        for outcome in ("ok", "dead_lettered"):  # export zeros, so rate() sees the first increment
+            EVENTS.labels(topic.name, group_id, outcome)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(

@@ -20,7 +20,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, datadir: Path, **overr
     options: dict[str, Any] = {
         "broker": [f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
         "topic_partitions": settings.topic_partitions,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.topic_replication_factor,
         "producer_max_batch_size": 1,
         "broker_session_timeout": 6.0,
         "broker_heartbeat_interval": 2.0,

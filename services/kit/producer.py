@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from creativeloop.kit.codec import encode
@@ -43,7 +45,7 @@ class EventProducer:
             raise TypeError(f"{topic.name} carries {topic.message.__name__}, not {type(event).__name__}")
         await self._producer.send_and_wait(topic.name, encode(event), key=key.encode())
 
-    async def send_batch(self, topic: Topic, items: list[tuple[str, Message]]) -> None:
+    async def send_batch(self, topic: Topic, items: Sequence[tuple[str, Message]]) -> None:
         """Publish many events, waiting once for all of them (keeps per-key order)."""
         futures = []
         for key, event in items:

@@ -34,6 +34,9 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(
         4, ge=1, le=256, description="Partitions per topic when CreativeLoop creates its topics."
     )
+    topic_replication_factor: int = Field(
+        1, ge=1, le=16, description="Replicas per topic it creates (3 on a production Kafka cluster)."
+    )
 
 
 class ServiceSettings(BaseSettings):

@@ -1,0 +1,33 @@
+"""Settings of the bandit stream service (prefix CREATIVELOOP_BANDIT_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from creativeloop.kit.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class BanditSettings(ServiceSettings):
+    """Bandit stream service: counts impressions and clicks per creative into `bandit.stats`."""
+
+    model_config = SettingsConfigDict(env_prefix="CREATIVELOOP_BANDIT_", extra="ignore")
+
+    grpc_port: int = Field(50055, ge=0, le=65535, description="gRPC port (health only; 0 picks a free port).")
+    metrics_port: int = Field(9105, ge=0, le=65535, description="Port of `/metrics`.")
+    stats_interval_s: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds between `bandit.stats` publications of the creatives whose counts changed.",
+    )
+    app_id: str = Field(
+        "creativeloop-bandit",
+        min_length=1,
+        description="Faust application id: the consumer group, and the prefix of the internal topics "
+        "faust creates (table changelogs, the per-creative outcome topic).",
+    )
+    data_dir: Path = Field(
+        Path("var/bandit"),
+        description="Faust data directory (local table state; the changelog topics are the durable copy).",
+    )

@@ -1,0 +1,176 @@
+"""`creativeloop demo`: the whole loop on a sample catalogue, with simulated users.
+
+1. start the local stack (Tansu + every service as a process);
+2. publish the sample catalogue (built from the offline review corpus) to `product.changes`;
+3. wait until every product is understood and has image creatives;
+4. drive simulated users through Rank (gRPC), logging impressions and clicks to Kafka, while
+   the bandit service turns them into `bandit.stats` that ranking applies live;
+5. print what happened and the serving policy's CTR against uniform random and the oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+
+from creativeloop.demo.catalogue import build_catalogue, catalogue_changes, load_reviews
+from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator
+from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.feed import TopicFeed
+from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.settings import CommonSettings
+from creativeloop.kit.topics import (
+    AD_CLICKS,
+    AD_IMPRESSIONS,
+    BANDIT_STATS,
+    CONTENT_PROFILES,
+    CREATIVES,
+    PRODUCT_CHANGES,
+)
+from creativeloop.stack import LocalStack
+from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
+
+IMAGE = common_pb2.CREATIVE_FORMAT_IMAGE
+
+
+class LoopObserver:
+    """Follows the loop's output topics so the demo can wait on them and report them."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.profiles: dict[str, common_pb2.ContentProfile] = {}
+        self.creatives: dict[str, common_pb2.Creative] = {}
+        self.stats: dict[str, events_pb2.BanditStats] = {}
+        self.last_creative_at = time.monotonic()
+        self.feeds: list[TopicFeed[events_pb2.ContentProfileUpdated] | TopicFeed[events_pb2.CreativeUpdated] | TopicFeed[events_pb2.BanditStats]] = [
+            TopicFeed(settings, CONTENT_PROFILES, self._profile),
+            TopicFeed(settings, CREATIVES, self._creative),
+            TopicFeed(settings, BANDIT_STATS, self._stats),
+        ]
+
+    def _profile(self, _key: str, event: events_pb2.ContentProfileUpdated) -> None:
+        self.profiles[event.profile.product_id] = event.profile
+
+    def _creative(self, _key: str, event: events_pb2.CreativeUpdated) -> None:
+        if event.creative.creative_id not in self.creatives:
+            self.last_creative_at = time.monotonic()
+        self.creatives[event.creative.creative_id] = event.creative
+
+    def _stats(self, _key: str, event: events_pb2.BanditStats) -> None:
+        self.stats[event.creative_id] = event
+
+    def image_creatives_by_product(self) -> dict[str, list[common_pb2.Creative]]:
+        grouped: dict[str, list[common_pb2.Creative]] = {}
+        for creative in sorted(self.creatives.values(), key=lambda c: c.creative_id):
+            if creative.format == IMAGE:
+                grouped.setdefault(creative.product_id, []).append(creative)
+        return grouped
+
+
+async def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"demo: timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _rank_ready(rank: Callable[[ranking_pb2.RankRequest], Awaitable[ranking_pb2.RankResponse]], product_ids: list[str]) -> None:
+    """Ranking follows `creatives` asynchronously: wait until it can rank every product."""
+    pending = set(product_ids)
+    deadline = time.monotonic() + 60
+    while pending:
+        for product_id in sorted(pending):
+            try:
+                await rank(ranking_pb2.RankRequest(user_id="warmup", product_id=product_id, format=IMAGE))
+                pending.discard(product_id)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT or time.monotonic() > deadline:
+                    raise
+        if pending:
+            await asyncio.sleep(0.2)
+
+
+async def _run_loop(
+    stack: LocalStack, products: list[common_pb2.Product], n_requests: int, seed: int
+) -> tuple[LoopObserver, TrafficReport, float]:
+    settings = CommonSettings(bootstrap_servers=stack.bootstrap_servers)
+    observer = LoopObserver(settings)
+    feeds = [asyncio.create_task(feed.run()) for feed in observer.feeds]
+    started = time.monotonic()
+    try:
+        async with EventProducer(settings, "demo") as producer, grpc.aio.insecure_channel(
+            stack.running["ranking"].target
+        ) as channel:
+            await producer.send_batch(PRODUCT_CHANGES, list(catalogue_changes(products)))
+            ids = [p.product_id for p in products]
+            await _wait(lambda: set(ids) <= set(observer.profiles), 120, "content profiles")
+            await _wait(
+                lambda: set(ids) <= set(observer.image_creatives_by_product())
+                and time.monotonic() - observer.last_creative_at > 2.0,
+                300,
+                "image creatives for every product",
+            )
+            generation_s = time.monotonic() - started
+            stub = ranking_pb2_grpc.RankingServiceStub(channel)
+
+            async def rank(request: ranking_pb2.RankRequest) -> ranking_pb2.RankResponse:
+                response: ranking_pb2.RankResponse = await stub.Rank(request, timeout=5)
+                return response
+
+            await _rank_ready(rank, ids)
+
+            async def log_impression(event: events_pb2.Impression) -> None:
+                await producer.send(AD_IMPRESSIONS, event.impression_id, event)
+
+            async def log_click(event: events_pb2.Click) -> None:
+                await producer.send(AD_CLICKS, event.impression_id, event)
+
+            simulator = TrafficSimulator(
+                rank=rank,
+                log_impression=log_impression,
+                log_click=log_click,
+                creatives_by_product=observer.image_creatives_by_product(),
+                click_model=ClickModel(seed=seed),
+                seed=seed,
+            )
+            report = await simulator.run(n_requests=n_requests, concurrency=16)
+            return observer, report, generation_s
+    finally:
+        for task in feeds:
+            task.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
+
+
+def _summary(
+    products: list[common_pb2.Product], observer: LoopObserver, report: TrafficReport, generation_s: float
+) -> str:
+    formats = Counter(common_pb2.CreativeFormat.Name(c.format) for c in observer.creatives.values())
+    admitted = sum(1 for p in observer.profiles.values() if p.admission.admitted)
+    lines = [
+        "",
+        "CreativeLoop demo",
+        "=================",
+        f"products published      {len(products)}",
+        f"products understood     {len(observer.profiles)} ({admitted} admitted)",
+        f"creatives generated     {len(observer.creatives)} "
+        + ", ".join(f"{n} {fmt.removeprefix('CREATIVE_FORMAT_').lower()}" for fmt, n in sorted(formats.items())),
+        f"generation took         {generation_s:.1f} s (catalogue in -> every product has creatives)",
+        f"creatives with stats    {len(observer.stats)} (bandit.stats snapshots seen)",
+        "",
+        report.format_summary(),
+    ]
+    return "\n".join(lines)
+
+
+def run_demo(work_dir: Path, data_dir: Path, n_products: int, n_requests: int, seed: int) -> str:
+    """Run the demo end to end and return its printable summary."""
+    reviews = load_reviews(data_dir)
+    with LocalStack(work_dir) as stack:
+        products = build_catalogue(reviews, n_products, FilesystemAssetStore(stack.asset_dir), seed=seed)
+        observer, report, generation_s = asyncio.run(_run_loop(stack, products, n_requests, seed))
+    return _summary(products, observer, report, generation_s)
