@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,7 +31,7 @@ class FilesystemAssetStore:
         path = self.root / digest[:2] / (digest + _EXTENSIONS.get(mime_type, ".bin"))
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f"{path.suffix}.{uuid.uuid4().hex}.tmp")  # unique per writer
             tmp.write_bytes(content)
             tmp.replace(path)  # atomic: readers never see a half-written asset
         return path.as_uri(), digest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings
 
 
@@ -11,7 +13,8 @@ def _env_table(cls: type[BaseSettings]) -> list[str]:
     for name, field in cls.model_fields.items():
         if field.exclude:
             continue
-        default = "" if field.is_required() else repr(field.get_default(call_default_factory=False))
+        value = None if field.is_required() else field.get_default(call_default_factory=False)
+        default = str(value) if isinstance(value, Path) else repr(value)
         rows.append(f"| `{(prefix + name).upper()}` | `{default}` | {field.description or ''} |")
     return rows
 

@@ -12,10 +12,40 @@ _WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 
 STOPWORDS = frozenset(
-    (
-        "a an and are as at be by for from in into is it its of on or the this that to with "
-        "new sale hot free best women women's men men's"
-    ).split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "this",
+        "that",
+        "to",
+        "with",
+        "new",
+        "sale",
+        "hot",
+        "free",
+        "best",
+        "women",
+        "women's",
+        "men",
+        "men's",
+    ]
 )
 
 _SOURCE_CONFIDENCE: dict[common_pb2.TagSource, float] = {

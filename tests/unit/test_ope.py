@@ -6,7 +6,6 @@ import doctest
 
 import numpy as np
 import pytest
-
 from creativeloop.ope import estimators
 from creativeloop.ope.estimators import doubly_robust, ips, snips
 
@@ -47,7 +46,7 @@ def test_estimators_recover_the_best_policy_value(seed: int) -> None:
 
 
 def test_logging_policy_evaluates_to_its_own_ctr() -> None:
-    actions, rewards, logging = logged_uniform(20_000, 7)
+    _, rewards, logging = logged_uniform(20_000, 7)
     estimate = ips(rewards, logging, logging.copy())
     assert estimate.value == pytest.approx(rewards.mean())
 

@@ -1,0 +1,1 @@
+"""Image creatives: a product image and copy composed onto declarative templates in milliseconds."""
