@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
-
 from creativeloop.demo.catalogue import build_catalogue, catalogue_changes, load_reviews
 from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator
 from creativeloop.kit.assets import FilesystemAssetStore
@@ -46,7 +45,11 @@ class LoopObserver:
         self.creatives: dict[str, common_pb2.Creative] = {}
         self.stats: dict[str, events_pb2.BanditStats] = {}
         self.last_creative_at = time.monotonic()
-        self.feeds: list[TopicFeed[events_pb2.ContentProfileUpdated] | TopicFeed[events_pb2.CreativeUpdated] | TopicFeed[events_pb2.BanditStats]] = [
+        self.feeds: list[
+            TopicFeed[events_pb2.ContentProfileUpdated]
+            | TopicFeed[events_pb2.CreativeUpdated]
+            | TopicFeed[events_pb2.BanditStats]
+        ] = [
             TopicFeed(settings, CONTENT_PROFILES, self._profile),
             TopicFeed(settings, CREATIVES, self._creative),
             TopicFeed(settings, BANDIT_STATS, self._stats),
@@ -79,7 +82,9 @@ async def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> N
         await asyncio.sleep(0.2)
 
 
-async def _rank_ready(rank: Callable[[ranking_pb2.RankRequest], Awaitable[ranking_pb2.RankResponse]], product_ids: list[str]) -> None:
+async def _rank_ready(
+    rank: Callable[[ranking_pb2.RankRequest], Awaitable[ranking_pb2.RankResponse]], product_ids: list[str]
+) -> None:
     """Ranking follows `creatives` asynchronously: wait until it can rank every product."""
     pending = set(product_ids)
     deadline = time.monotonic() + 60
@@ -103,15 +108,18 @@ async def _run_loop(
     feeds = [asyncio.create_task(feed.run()) for feed in observer.feeds]
     started = time.monotonic()
     try:
-        async with EventProducer(settings, "demo") as producer, grpc.aio.insecure_channel(
-            stack.running["ranking"].target
-        ) as channel:
+        async with (
+            EventProducer(settings, "demo") as producer,
+            grpc.aio.insecure_channel(stack.running["ranking"].target) as channel,
+        ):
             await producer.send_batch(PRODUCT_CHANGES, list(catalogue_changes(products)))
             ids = [p.product_id for p in products]
             await _wait(lambda: set(ids) <= set(observer.profiles), 120, "content profiles")
             await _wait(
-                lambda: set(ids) <= set(observer.image_creatives_by_product())
-                and time.monotonic() - observer.last_creative_at > 2.0,
+                lambda: (
+                    set(ids) <= set(observer.image_creatives_by_product())
+                    and time.monotonic() - observer.last_creative_at > 2.0
+                ),
                 300,
                 "image creatives for every product",
             )
@@ -158,7 +166,9 @@ def _summary(
         f"products published      {len(products)}",
         f"products understood     {len(observer.profiles)} ({admitted} admitted)",
         f"creatives generated     {len(observer.creatives)} "
-        + ", ".join(f"{n} {fmt.removeprefix('CREATIVE_FORMAT_').lower()}" for fmt, n in sorted(formats.items())),
+        + ", ".join(
+            f"{n} {fmt.removeprefix('CREATIVE_FORMAT_').lower()}" for fmt, n in sorted(formats.items())
+        ),
         f"generation took         {generation_s:.1f} s (catalogue in -> every product has creatives)",
         f"creatives with stats    {len(observer.stats)} (bandit.stats snapshots seen)",
         "",
