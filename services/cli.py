@@ -48,7 +48,7 @@ def up(work_dir: Path, fixed_ports: bool) -> None:
 @click.option("--work-dir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data"), show_default=True)
 @click.option("--products", default=30, show_default=True, help="Products in the sample catalogue.")
-@click.option("--requests", "n_requests", default=6000, show_default=True, help="Simulated ad requests.")
+@click.option("--requests", "n_requests", default=30000, show_default=True, help="Simulated ad requests.")
 @click.option("--seed", default=0, show_default=True)
 def demo(work_dir: Path, data_dir: Path, products: int, n_requests: int, seed: int) -> None:
     """Run the whole loop on a sample catalogue and print what it learned."""
