@@ -37,11 +37,10 @@ def up(work_dir: Path, fixed_ports: bool) -> None:
                 f"{name:<14} grpc {service.target}  metrics http://127.0.0.1:{service.metrics_port}/metrics"
             )
         click.echo(f"logs in {work_dir / 'logs'}; Ctrl-C to stop")
-        try:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
-        click.echo("stopping")
+        # Block first: sigwait then sees SIGINT even where a shell started us with it ignored.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        click.echo(f"{signal.Signals(received).name}: stopping")
 
 
 @main.command()

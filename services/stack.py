@@ -7,7 +7,6 @@ and end-to-end tests start, so the tests exercise exactly what a developer runs.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from creativeloop.bandit.settings import BanditSettings
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.kit.broker import TansuBroker, free_port
+from creativeloop.kit.processes import terminate
 from creativeloop.kit.settings import ServiceSettings
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.understanding.settings import UnderstandingSettings
@@ -194,13 +194,7 @@ class LocalStack:
         process = service.process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout_s)
         service.process = None
         return process.returncode
 

@@ -19,7 +19,7 @@ import faust
 from creativeloop.bandit.metrics import EVENTS, OUTCOMES_REPLAYED, SNAPSHOTS_PUBLISHED
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.stats import CreativeCounter, ImpressionLedger, Outcome, Step, Verdict
-from creativeloop.kit.codec import InvalidEvent, decode, encode
+from creativeloop.kit.codec import InvalidEvent, dead_letter, decode, encode
 from creativeloop.kit.faust_app import make_faust_app
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.timeutil import now_timestamp
@@ -114,15 +114,14 @@ class BanditStreams:
 
     async def _dead_letter(self, dlq: faust.TopicT, message: Any, reason: str) -> None:
         log.warning("dead-lettered", topic=message.topic, offset=message.offset, reason=reason)
-        letter = events_pb2.DeadLetter(
-            source_topic=message.topic,
+        letter = dead_letter(
+            topic=message.topic,
             partition=message.partition,
             offset=message.offset,
-            key=message.key or b"",
-            value=message.value or b"",
+            key=message.key,
+            value=message.value,
             reason=reason,
             consumer=self.settings.app_id,
-            failed_at=now_timestamp(),
         )
         delivered = await dlq.send(key=message.key, value=letter.SerializeToString())
         await delivered  # a letter is rare and must not be lost: wait for the broker's ack

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from creativeloop.kit.processes import terminate
+
 
 class BrokerError(RuntimeError):
     pass
@@ -90,13 +92,8 @@ class TansuBroker:
         return self
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            terminate(self._process, grace_s=5)
         self._process = None
 
     def __enter__(self) -> TansuBroker:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.v1 import events_pb2
 from google.protobuf.message import DecodeError, Message
 
@@ -94,3 +95,26 @@ def encode(event: Message) -> bytes:
     """Validate and serialise: producers never publish what consumers would reject."""
     validate(event)
     return event.SerializeToString(deterministic=True)
+
+
+def dead_letter(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    reason: str,
+    consumer: str,
+) -> events_pb2.DeadLetter:
+    """The DLQ record for one rejected input record: where it came from, its bytes and why."""
+    return events_pb2.DeadLetter(
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key or b"",
+        value=value or b"",
+        reason=reason,
+        consumer=consumer,
+        failed_at=now_timestamp(),
+    )

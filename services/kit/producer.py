@@ -6,11 +6,9 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from creativeloop.kit.codec import encode
+from creativeloop.kit.codec import dead_letter, encode
 from creativeloop.kit.settings import CommonSettings
-from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import Topic
-from creativeloop.v1 import events_pb2
 from google.protobuf.message import Message
 
 
@@ -57,14 +55,13 @@ class EventProducer:
 
     async def dead_letter(self, topic: Topic, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         """Park an unprocessable record on `<topic>.dlq` with why, so the stream can go on."""
-        letter = events_pb2.DeadLetter(
-            source_topic=record.topic,
+        letter = dead_letter(
+            topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            key=record.key or b"",
-            value=record.value or b"",
+            key=record.key,
+            value=record.value,
             reason=reason,
             consumer=self._client_id,
-            failed_at=now_timestamp(),
         )
         await self._producer.send_and_wait(topic.dlq.name, letter.SerializeToString(), key=record.key)

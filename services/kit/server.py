@@ -80,6 +80,8 @@ class ServiceRuntime:
         options = [
             ("grpc.max_receive_message_length", self.settings.max_message_bytes),
             ("grpc.max_send_message_length", self.settings.max_message_bytes),
+            # Fail on a port already in use instead of silently sharing it with a stale process.
+            ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(interceptors=[MetricsInterceptor()], options=options)
         for s in self.servicers:

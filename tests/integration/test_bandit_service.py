@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.broker import TansuBroker, free_port
+from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS
@@ -104,14 +104,8 @@ class BanditProcess:
         """SIGTERM and wait (bounded); returns the exit code."""
         assert self.process is not None
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise AssertionError(f"bandit ignored SIGTERM for {timeout_s}s:\n{self.log_tail()}") from None
+        if not terminate(process, timeout_s):
+            raise AssertionError(f"bandit ignored SIGTERM for {timeout_s}s:\n{self.log_tail()}")
         return int(process.returncode)
 
     def events_processed(self) -> dict[tuple[str, str], float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.feed import TopicFeed
+from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
@@ -127,13 +127,7 @@ def _wait_serving(services: list[Service], timeout_s: float) -> None:
 
 
 def _stop(service: Service) -> None:
-    if service.process.poll() is None:
-        service.process.send_signal(signal.SIGTERM)
-        try:
-            service.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            service.process.kill()
-            service.process.wait()
+    terminate(service.process)
 
 
 @pytest.fixture(scope="module")

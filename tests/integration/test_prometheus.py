@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import grpc
 import pytest
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.broker import TansuBroker, free_port
+from creativeloop.kit.processes import terminate
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import common_pb2, understanding_pb2, understanding_pb2_grpc
@@ -78,17 +78,6 @@ def wait_for(
                 pytrace=False,
             )
         time.sleep(0.25)
-
-
-def stop(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
@@ -155,7 +144,7 @@ def understanding(broker: TansuBroker, tmp_path: Path) -> Iterator[Service]:
         )
         yield service
     finally:
-        stop(process)
+        terminate(process)
 
 
 @dataclass
@@ -228,7 +217,7 @@ def prometheus(understanding: Service, tmp_path: Path) -> Iterator[Prometheus]:
         wait_for(lambda: server.api("status/buildinfo"), 60, "the Prometheus API", process, log)
         yield server
     finally:
-        stop(process)
+        terminate(process)
 
 
 def understand(target: str, titles: list[str]) -> list[grpc.StatusCode]:

@@ -111,3 +111,11 @@ async def test_failed_background_task_stops_the_service() -> None:
     rt = ServiceRuntime("test", ServiceSettings(grpc_port=0, metrics_port=0), [], tasks=[crash])
     with pytest.raises(RuntimeError, match="consumer died"):
         await asyncio.wait_for(rt.run(), 10)
+
+
+async def test_a_port_in_use_by_another_server_fails_instead_of_sharing(runtime: Any) -> None:
+    """gRPC binds with SO_REUSEPORT by default; a stale process must not silently share a port."""
+    rt, _ready, _task = runtime
+    twin = ServiceRuntime("twin", ServiceSettings(grpc_port=rt.bound_port, metrics_port=0), [])
+    with pytest.raises(RuntimeError, match="Failed to bind"):
+        await asyncio.wait_for(twin.run(), 10)
