@@ -54,8 +54,8 @@ def demo(work_dir: Path, data_dir: Path, products: int, n_requests: int, seed: i
     from creativeloop.demo.run import run_demo
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    summary = run_demo(work_dir.resolve(), data_dir.resolve(), products, n_requests, seed)
-    click.echo(summary)
+    result = run_demo(work_dir.resolve(), data_dir.resolve(), products, n_requests, seed)
+    click.echo(result.format())
 
 
 @main.command()

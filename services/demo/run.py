@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -154,33 +155,52 @@ async def _run_loop(
         await asyncio.gather(*feeds, return_exceptions=True)
 
 
-def _summary(
-    products: list[common_pb2.Product], observer: LoopObserver, report: TrafficReport, generation_s: float
-) -> str:
-    formats = Counter(common_pb2.CreativeFormat.Name(c.format) for c in observer.creatives.values())
-    admitted = sum(1 for p in observer.profiles.values() if p.admission.admitted)
-    lines = [
-        "",
-        "CreativeLoop demo",
-        "=================",
-        f"products published      {len(products)}",
-        f"products understood     {len(observer.profiles)} ({admitted} admitted)",
-        f"creatives generated     {len(observer.creatives)} "
-        + ", ".join(
-            f"{n} {fmt.removeprefix('CREATIVE_FORMAT_').lower()}" for fmt, n in sorted(formats.items())
-        ),
-        f"generation took         {generation_s:.1f} s (catalogue in -> every product has creatives)",
-        f"creatives with stats    {len(observer.stats)} (bandit.stats snapshots seen)",
-        "",
-        report.format_summary(),
-    ]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class DemoResult:
+    products: list[common_pb2.Product]
+    profiles: int
+    admitted: int
+    creatives_by_format: dict[str, int]
+    creatives_with_stats: int
+    generation_s: float
+    traffic: TrafficReport
+
+    def format(self) -> str:
+        """The printable summary."""
+        total = sum(self.creatives_by_format.values())
+        by_format = ", ".join(f"{n} {fmt}" for fmt, n in sorted(self.creatives_by_format.items()))
+        lines = [
+            "",
+            "CreativeLoop demo",
+            "=================",
+            f"products published      {len(self.products)}",
+            f"products understood     {self.profiles} ({self.admitted} admitted)",
+            f"creatives generated     {total} ({by_format})",
+            f"generation took         {self.generation_s:.1f} s (catalogue in -> creatives for all)",
+            f"creatives with stats    {self.creatives_with_stats} (bandit.stats snapshots seen)",
+            "",
+            self.traffic.format_summary(),
+        ]
+        return "\n".join(lines)
 
 
-def run_demo(work_dir: Path, data_dir: Path, n_products: int, n_requests: int, seed: int) -> str:
-    """Run the demo end to end and return its printable summary."""
+def run_demo(work_dir: Path, data_dir: Path, n_products: int, n_requests: int, seed: int) -> DemoResult:
+    """Run the demo end to end on a fresh local stack."""
     reviews = load_reviews(data_dir)
-    with LocalStack(work_dir) as stack:
+    # Seed the ranking policy too, so a demo run is as repeatable as asynchronous feedback allows.
+    with LocalStack(work_dir, extra_env={"CREATIVELOOP_RANKING_SEED": str(seed)}) as stack:
         products = build_catalogue(reviews, n_products, FilesystemAssetStore(stack.asset_dir), seed=seed)
         observer, report, generation_s = asyncio.run(_run_loop(stack, products, n_requests, seed))
-    return _summary(products, observer, report, generation_s)
+    formats = Counter(
+        common_pb2.CreativeFormat.Name(c.format).removeprefix("CREATIVE_FORMAT_").lower()
+        for c in observer.creatives.values()
+    )
+    return DemoResult(
+        products=products,
+        profiles=len(observer.profiles),
+        admitted=sum(1 for p in observer.profiles.values() if p.admission.admitted),
+        creatives_by_format=dict(formats),
+        creatives_with_stats=len(observer.stats),
+        generation_s=generation_s,
+        traffic=report,
+    )
