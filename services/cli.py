@@ -25,11 +25,19 @@ def main() -> None:
     show_default=True,
     help="Default ports (broker 9092, services 5005x, metrics 910x) or free ones.",
 )
-def up(work_dir: Path, fixed_ports: bool) -> None:
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path),
+    default=Path("deploy/models/ranker"),
+    show_default=True,
+    help="Where ranking finds CTR model versions (`creativeloop ranking train` writes them).",
+)
+def up(work_dir: Path, fixed_ports: bool, model_dir: Path) -> None:
     """Start the broker and every service locally; Ctrl-C stops them all."""
     from creativeloop.stack import LocalStack
 
-    stack = LocalStack(work_dir.resolve(), fixed_ports=fixed_ports)
+    model_env = {"CREATIVELOOP_RANKING_MODEL_DIR": str(model_dir.resolve())}
+    stack = LocalStack(work_dir.resolve(), fixed_ports=fixed_ports, extra_env=model_env)
     with stack:
         click.echo(f"broker  {stack.bootstrap_servers}")
         for name, service in stack.running.items():
@@ -63,6 +71,44 @@ def demo(work_dir: Path, data_dir: Path, products: int, n_requests: int, seed: i
 def serve(service: str) -> None:
     """Run one service in the foreground (settings from the environment)."""
     runpy.run_module(f"creativeloop.{service}", run_name="__main__", alter_sys=True)
+
+
+@main.group()
+def ranking() -> None:
+    """The ranking service's CTR model."""
+
+
+@ranking.command("train")
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path),
+    default=Path("deploy/models/ranker"),
+    show_default=True,
+    help="Model repository to publish into (ranking's MODEL_DIR).",
+)
+@click.option("--version", default=None, help="Version name; default: UTC time + model hash.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--holdout", default=0.2, show_default=True, help="Last fraction of impressions held out.")
+@click.option("--ipw/--no-ipw", default=False, show_default=True, help="Weight by 1 / logged propensity.")
+@click.option("--rounds", default=400, show_default=True, help="Most boosting rounds (early stopping).")
+@click.option("--dry-run", is_flag=True, help="Train and report without publishing a version.")
+def ranking_train(
+    model_dir: Path, version: str | None, seed: int, holdout: float, ipw: bool, rounds: int, dry_run: bool
+) -> None:
+    """Train the LightGBM CTR model from ad.impressions / ad.clicks on the broker and version it."""
+    import json
+
+    from creativeloop.ranking.training import TrainOptions, train_from_kafka
+
+    options = TrainOptions(seed=seed, holdout=holdout, ipw=ipw, rounds=rounds)
+    result = train_from_kafka(CommonSettings(), None if dry_run else model_dir, options, version)
+    summary = {
+        "version": result.version,
+        "path": str(result.path) if result.path is not None else None,
+        "data": result.metadata["data"],
+        "metrics": result.metadata["metrics"],
+    }
+    click.echo(json.dumps(summary, indent=2))
 
 
 @main.group()

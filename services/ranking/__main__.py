@@ -2,38 +2,73 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
 
-from creativeloop.kit.feed import TopicFeed
-from creativeloop.kit.logs import configure_logging
-from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
-from creativeloop.kit.topics import BANDIT_STATS, CREATIVES
-from creativeloop.ranking.service import RankingServicer
-from creativeloop.ranking.settings import RankingSettings
-from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
-from creativeloop.v1 import ranking_pb2, ranking_pb2_grpc
+# Rank multiplies tiny matrices (50 candidates x ~100 features): one BLAS thread is faster than a
+# pool spinning against the event loop for the same cores. Must be set before numpy loads.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import asyncio  # noqa: E402
+from collections.abc import Callable, Coroutine  # noqa: E402
+from typing import Any  # noqa: E402
+
+from creativeloop.kit.feed import TopicFeed  # noqa: E402
+from creativeloop.kit.logs import configure_logging  # noqa: E402
+from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
+from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, CONTENT_PROFILES, CREATIVES  # noqa: E402
+from creativeloop.ranking.features import FeatureStore  # noqa: E402
+from creativeloop.ranking.model import ModelHolder  # noqa: E402
+from creativeloop.ranking.policy import Ranker  # noqa: E402
+from creativeloop.ranking.service import RankingServicer  # noqa: E402
+from creativeloop.ranking.settings import RankingSettings  # noqa: E402
+from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
+from creativeloop.v1 import ranking_pb2, ranking_pb2_grpc  # noqa: E402
 
 
 async def serve(settings: RankingSettings) -> None:
     catalogue, stats = CreativeCatalogue(), StatsBoard()
-    creatives_feed = TopicFeed(settings.common, CREATIVES, catalogue.apply)
-    stats_feed = TopicFeed(settings.common, BANDIT_STATS, stats.apply)
+    features = FeatureStore(settings.max_users, settings.user_history)
+    models = ModelHolder(settings.model_dir, settings.model_poll_s)
+    ranker = Ranker(settings, stats, features, models)
+
+    def creative(key: str, event: Any) -> None:
+        catalogue.apply(key, event)
+        features.apply_creative(key, event)
+
+    feeds: list[TopicFeed[Any]] = [
+        TopicFeed(settings.common, CREATIVES, creative),
+        TopicFeed(settings.common, BANDIT_STATS, stats.apply),
+    ]
+    tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    if ranker.needs_behaviour:
+        # Every replica follows the behaviour streams from the beginning (no consumer group), so
+        # each rebuilds the same user features and LinTS state by itself.
+        feeds += [
+            TopicFeed(settings.common, CONTENT_PROFILES, features.apply_profile),
+            TopicFeed(settings.common, AD_IMPRESSIONS, features.apply_impression),
+            TopicFeed(settings.common, AD_CLICKS, features.apply_click),
+        ]
+    if ranker.policy == "hybrid":
+        await asyncio.to_thread(models.refresh)
+        tasks.append(models.poll)
+    tasks += [feed.run for feed in feeds]
 
     async def caught_up() -> None:
-        await creatives_feed.caught_up.wait()
-        await stats_feed.caught_up.wait()
+        for feed in feeds:
+            await feed.caught_up.wait()
 
     runtime = ServiceRuntime(
         service="ranking",
         settings=settings,
         servicers=[
             GrpcServicer(
-                RankingServicer(settings, catalogue, stats),
+                RankingServicer(settings, catalogue, ranker),
                 ranking_pb2_grpc.add_RankingServiceServicer_to_server,
                 service_name(ranking_pb2, "RankingService"),
             )
         ],
-        tasks=[creatives_feed.run, stats_feed.run],
+        tasks=tasks,
         ready_check=caught_up,
     )
     await runtime.run()

@@ -6,22 +6,19 @@ import uuid
 from typing import Any
 
 import grpc
+from creativeloop.ranking.policy import POLICY_VERSION, Ranker
 from creativeloop.ranking.settings import RankingSettings
-from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
-from creativeloop.ranking.thompson import BetaThompson
+from creativeloop.ranking.state import CreativeCatalogue
 from creativeloop.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
 
-POLICY_VERSION = "beta-thompson-v1"
+__all__ = ["POLICY_VERSION", "RankingServicer"]
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
-    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, stats: StatsBoard) -> None:
+    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, ranker: Ranker) -> None:
         self._settings = settings
         self._catalogue = catalogue
-        self._stats = stats
-        self._policy = BetaThompson(
-            settings.prior_alpha, settings.prior_beta, settings.propensity_samples, settings.seed
-        )
+        self._ranker = ranker
 
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -50,12 +47,13 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 f"unknown product_id {request.product_id!r}: no live "
                 f"{common_pb2.CreativeFormat.Name(creative_format)} creatives",
             )
-        arms = [self._stats.get(c.creative_id) for c in candidates]
-        choice = self._policy.pull([a.impressions for a in arms], [a.clicks for a in arms])
+        decision = self._ranker.choose(request.user_id, candidates, request.context)
         return ranking_pb2.RankResponse(
-            creative=candidates[choice.index],
-            propensity=choice.propensity,
+            creative=candidates[decision.index],
+            propensity=decision.propensity,
             impression_id=uuid.uuid4().hex,
-            policy_version=POLICY_VERSION,
+            policy_version=decision.policy_version,
             candidates=len(candidates),
+            predicted_ctr=decision.predicted_ctr,
+            stats_bucket=decision.stats_bucket,
         )

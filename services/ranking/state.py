@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+from creativeloop.kit.context import ALL_CONTEXTS
 from creativeloop.v1 import common_pb2, events_pb2
 
 
@@ -31,23 +35,65 @@ class CreativeCatalogue:
         return sum(len(live) for live in self._by_product.values())
 
 
-@dataclass
+@dataclass(frozen=True)
 class ArmStats:
     impressions: float = 0.0
     clicks: float = 0.0
 
 
+@dataclass(frozen=True)
+class ArmCounts:
+    """Counts of several creatives for one request, and which bucket each came from."""
+
+    impressions: npt.NDArray[np.float64]
+    clicks: npt.NDArray[np.float64]
+    #: Per creative: the context bucket its counts are for ("" = all contexts).
+    buckets: list[str]
+
+
 class StatsBoard:
-    """Latest impression and click counts per creative, from `bandit.stats`."""
+    """Latest impression and click counts per (creative, context bucket), from `bandit.stats`.
+
+    The bandit publishes one record per creative over all contexts (`context_bucket` "") and one
+    per (creative, bucket). `counts` uses a creative's counts in the request's bucket once they
+    reach `min_bucket_impressions`, else its counts over all contexts; each creative decides
+    for itself, so a new creative does not push the others back to the aggregate.
+    """
 
     def __init__(self) -> None:
-        self._stats: dict[str, ArmStats] = {}
+        self._stats: dict[str, dict[str, ArmStats]] = {}
 
     def apply(self, _key: str, event: events_pb2.BanditStats) -> None:
-        self._stats[event.creative_id] = ArmStats(event.impressions, event.clicks)
+        self._stats.setdefault(event.creative_id, {})[event.context_bucket] = ArmStats(
+            event.impressions, event.clicks
+        )
 
-    def get(self, creative_id: str) -> ArmStats:
-        return self._stats.get(creative_id, ArmStats())
+    def get(self, creative_id: str, bucket: str = ALL_CONTEXTS) -> ArmStats:
+        return self._stats.get(creative_id, {}).get(bucket, _EMPTY)
+
+    def counts(
+        self, creative_ids: Sequence[str], bucket: str = ALL_CONTEXTS, min_bucket_impressions: float = 0.0
+    ) -> ArmCounts:
+        n = len(creative_ids)
+        impressions = np.zeros(n)
+        clicks = np.zeros(n)
+        used = [ALL_CONTEXTS] * n
+        for i, creative_id in enumerate(creative_ids):
+            per_bucket = self._stats.get(creative_id)
+            if not per_bucket:
+                continue
+            arm = per_bucket.get(bucket) if bucket else None
+            if arm is not None and arm.impressions >= min_bucket_impressions:
+                used[i] = bucket
+            else:
+                arm = per_bucket.get(ALL_CONTEXTS, _EMPTY)
+            impressions[i] = arm.impressions
+            clicks[i] = arm.clicks
+        return ArmCounts(impressions, clicks, used)
 
     def __len__(self) -> int:
+        """Creatives with any statistics."""
         return len(self._stats)
+
+
+_EMPTY = ArmStats()
