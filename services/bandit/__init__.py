@@ -1,6 +1,7 @@
-"""Bandit statistics: impressions and clicks per creative, as a faust stream application.
+"""Bandit statistics: decayed impressions and clicks per creative and context bucket, as a faust app.
 
-`stats` holds the counting rules (dedupe, click-before-impression, per-creative counts) free of
-faust; `streams` wires them to topics and tables; `service` runs the faust app next to the
-standard gRPC health service and `/metrics`.
+`stats` holds the rules (dedupe, the attribution window on event time, held, late and orphaned
+clicks, per-bucket and per-creative counts with time decay) free of faust; `streams` wires them to
+topics and tables; `service` runs the faust app next to the standard gRPC health service and
+`/metrics`.
 """

@@ -21,6 +21,20 @@ class BanditSettings(ServiceSettings):
         gt=0,
         description="Seconds between `bandit.stats` publications of the creatives whose counts changed.",
     )
+    attribution_window_s: float = Field(
+        1800.0,
+        gt=0,
+        description="A click counts for its impression's creative only if its `clicked_at` is at most this "
+        "many seconds after the impression's `shown_at` (event time). Later clicks, and clicks whose "
+        "impression has not arrived once impressions this much newer than the click have, go to "
+        "`ad.clicks.dlq`.",
+    )
+    half_life_s: float | None = Field(
+        6 * 3600.0,
+        ge=0,
+        description="Half-life of the time decay of the counts, in event-time seconds: an impression or "
+        "click weighs half as much this long after its impression was shown. 0 disables decay.",
+    )
     app_id: str = Field(
         "creativeloop-bandit",
         min_length=1,

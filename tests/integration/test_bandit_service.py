@@ -1,4 +1,6 @@
-"""`python -m creativeloop.bandit` against a real Tansu broker: counts, DLQ, health, metrics, restart."""
+"""`python -m creativeloop.bandit` against a real Tansu broker: counts per context bucket and over all
+contexts, the attribution window (late and orphaned clicks in the DLQ), time decay, health, metrics,
+and state that survives a restart (counts, and clicks held for their impression)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,18 @@ from pathlib import Path
 import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.broker import TansuBroker, free_port
+from creativeloop.kit.codec import encode
+from creativeloop.kit.context import stats_key
 from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
-from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS
+from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, Topic
 from creativeloop.v1 import events_pb2
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,9 +42,10 @@ APP_ID = "creativeloop-bandit"
 class BanditProcess:
     """The service as the stack runs it: a subprocess configured by environment variables."""
 
-    def __init__(self, bootstrap_servers: str, work_dir: Path) -> None:
+    def __init__(self, bootstrap_servers: str, work_dir: Path, env: dict[str, str] | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.work_dir = work_dir
+        self.env = env or {}
         self.grpc_port, self.metrics_port = free_port(), free_port()
         self.log_path = work_dir / "bandit.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -52,6 +59,7 @@ class BanditProcess:
             "CREATIVELOOP_BANDIT_METRICS_PORT": str(self.metrics_port),
             "CREATIVELOOP_BANDIT_DATA_DIR": str(self.work_dir / "state"),
             "PYTHONUNBUFFERED": "1",
+            **self.env,
         }
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
@@ -108,44 +116,111 @@ class BanditProcess:
             raise AssertionError(f"bandit ignored SIGTERM for {timeout_s}s:\n{self.log_tail()}")
         return int(process.returncode)
 
-    def events_processed(self) -> dict[tuple[str, str], float]:
-        """`creativeloop_events_total` of this process by (topic, outcome), from `/metrics`."""
+    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The samples of metric `name` this process exports on `/metrics`."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as reply:
             text = reply.read().decode()
-        counts: dict[tuple[str, str], float] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "creativeloop_events_total" and sample.labels["group"] == APP_ID:
-                    counts[sample.labels["topic"], sample.labels["outcome"]] = sample.value
-        return counts
+        return [
+            (sample.labels, sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name
+        ]
+
+    def events_processed(self) -> dict[tuple[str, str], float]:
+        """`creativeloop_events_total` of this process by (topic, outcome), from `/metrics`."""
+        return {
+            (labels["topic"], labels["outcome"]): value
+            for labels, value in self.samples("creativeloop_events_total")
+            if labels["group"] == APP_ID
+        }
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
-    logs = tmp_path_factory.mktemp("bandit-broker")
-    with TansuBroker(log_path=logs / "tansu.log") as running:
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    """A broker per test: its own consumer group offsets, changelogs and event-time clocks."""
+    with TansuBroker(log_path=tmp_path / "tansu.log") as running:
         asyncio.run(ensure_topics(CommonSettings(bootstrap_servers=running.bootstrap_servers)))
         yield running
 
 
 @pytest.fixture
-async def bandit(broker: TansuBroker, tmp_path: Path) -> AsyncIterator[BanditProcess]:
-    service = BanditProcess(broker.bootstrap_servers, tmp_path)
-    service.start()
+async def start_bandit(
+    broker: TansuBroker, tmp_path: Path
+) -> AsyncIterator[Callable[[dict[str, str]], BanditProcess]]:
+    """Starts the service with extra environment; stops whatever is still running at the end."""
+    started: list[BanditProcess] = []
+
+    def start(env: dict[str, str]) -> BanditProcess:
+        service = BanditProcess(broker.bootstrap_servers, tmp_path, env)
+        service.start()
+        started.append(service)
+        return service
+
     try:
-        yield service
+        yield start
     finally:
-        if service.process is not None:
-            service.terminate()
+        for service in started:
+            if service.process is not None:
+                service.terminate()
 
 
-def impression(iid: str, cid: str) -> events_pb2.Impression:
-    return events_pb2.Impression(impression_id=iid, user_id="u", creative_id=cid, propensity=0.5)
+@pytest.fixture
+async def bandit(start_bandit: Callable[[dict[str, str]], BanditProcess]) -> BanditProcess:
+    return start_bandit({})
 
 
-def click(iid: str, cid: str = "") -> events_pb2.Click:
-    return events_pb2.Click(impression_id=iid, user_id="u", creative_id=cid)
+#: Event time of the test traffic: any fixed instant will do, the service runs on event time.
+T = 1_800_000_000
+MOBILE = {"placement": "feed", "device": "mobile", "request": "ignored"}
+DESKTOP = {"placement": "feed", "device": "desktop"}
+MOBILE_BUCKET = "placement=feed|device=mobile"
+DESKTOP_BUCKET = "placement=feed|device=desktop"
+
+
+def at(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(round((T + seconds) * 1_000_000_000))
+    return stamp
+
+
+def impression(
+    iid: str, cid: str, context: dict[str, str] | None = None, seconds: float = 0.0
+) -> events_pb2.Impression:
+    return events_pb2.Impression(
+        impression_id=iid, user_id="u", creative_id=cid, propensity=0.5, shown_at=at(seconds), context=context
+    )
+
+
+def click(iid: str, cid: str = "", seconds: float = 1.0) -> events_pb2.Click:
+    return events_pb2.Click(impression_id=iid, user_id="u", creative_id=cid, clicked_at=at(seconds))
+
+
+def latest(stats: TopicRecorder, cid: str, bucket: str = "") -> tuple[float, float] | None:
+    """The newest (impressions, clicks) published for `cid` in `bucket` ("" = all contexts)."""
+    found = [e for k, e in stats.records if k == stats_key(cid, bucket)]
+    if not found:
+        return None
+    assert found[-1].creative_id == cid and found[-1].context_bucket == bucket, found[-1]
+    return (found[-1].impressions, found[-1].clicks)
+
+
+async def wait_for_stats(
+    stats: TopicRecorder, expected: dict[tuple[str, str], tuple[float, float]], timeout_s: float
+) -> None:
+    def reached() -> bool:
+        return all(latest(stats, cid, bucket) == value for (cid, bucket), value in expected.items())
+
+    def have() -> dict[tuple[str, str], tuple[float, float] | None]:
+        return {key: latest(stats, *key) for key in expected}
+
+    try:
+        await wait_until(reached, timeout_s, "bandit.stats")
+    except AssertionError:
+        raise AssertionError(
+            f"bandit.stats did not reach {expected} in {timeout_s}s; have {have()}"
+        ) from None
 
 
 async def wait_for_events(
@@ -166,7 +241,7 @@ async def wait_for_events(
         await asyncio.sleep(0.2)
 
 
-async def test_counts_dead_letters_health_metrics_and_restart(bandit: BanditProcess) -> None:
+async def test_counts_per_bucket_dead_letters_health_metrics_and_restart(bandit: BanditProcess) -> None:
     run = uuid.uuid4().hex[:6]
     a, b = f"bandit-{run}-A", f"bandit-{run}-B"
 
@@ -187,16 +262,16 @@ async def test_counts_dead_letters_health_metrics_and_restart(bandit: BanditProc
             events = bandit.log_events()
             assert events.index("tables recovered, consuming") < events.index("serving"), events
 
-            def latest(cid: str) -> tuple[float, float] | None:
-                found = [e for e in stats.events() if e.creative_id == cid]
-                return (found[-1].impressions, found[-1].clicks) if found else None
-
-            # i1..i5 shown; i1 clicked (twice), i3 clicked (the click names the wrong creative),
-            # i5 clicked before its impression; i1 shown twice.
+            # Every impression is shown at T, so time decay (on by default) leaves whole counts.
+            # i1..i5 shown (i1 twice); i1 clicked twice, i3 clicked (the click names the wrong
+            # creative), i5 clicked before its impression, which has no context bucket.
             shown: list[tuple[str, Message]] = [
-                (iid(n), impression(iid(n), a if n <= 2 else b)) for n in (1, 2, 3, 4)
+                (iid(1), impression(iid(1), a, MOBILE)),
+                (iid(2), impression(iid(2), a, DESKTOP)),
+                (iid(3), impression(iid(3), b, MOBILE)),
+                (iid(4), impression(iid(4), b, MOBILE)),
             ]
-            await producer.send_batch(AD_IMPRESSIONS, [*shown, (iid(1), impression(iid(1), a))])
+            await producer.send_batch(AD_IMPRESSIONS, [*shown, (iid(1), impression(iid(1), a, MOBILE))])
             clicked: list[tuple[str, Message]] = [
                 (iid(1), click(iid(1))),
                 (iid(1), click(iid(1))),
@@ -226,11 +301,21 @@ async def test_counts_dead_letters_health_metrics_and_restart(bandit: BanditProc
             assert handled[("ad.impressions", "ok")] == 5, handled
             assert handled[("ad.impressions", "duplicate")] == 1, handled
             assert handled[("ad.impressions", "dead_lettered")] == 2, handled
-            await wait_until(
-                lambda: latest(a) == (2, 1) and latest(b) == (3, 2),
-                60,
-                f"bandit.stats to reach A=(2, 1), B=(3, 2); have A={latest(a)}, B={latest(b)}",
-            )
+            expected = {
+                (a, MOBILE_BUCKET): (1.0, 1.0),
+                (a, DESKTOP_BUCKET): (1.0, 0.0),
+                (a, ""): (2.0, 1.0),
+                (b, MOBILE_BUCKET): (2.0, 1.0),
+                (b, ""): (3.0, 2.0),  # i5 has no bucket: counted over all contexts only
+            }
+            await wait_for_stats(stats, expected, 60)
+            assert {k for k, _ in stats.records} == {stats_key(cid, bucket) for cid, bucket in expected}
+            # Updated as of the event time of the counts, not of publication.
+            assert {e.updated_at.seconds for e in stats.events()} == {T}
+            # A creative's records share a partition, buckets before the aggregate: a reader that
+            # keeps one record per creative_id ends on the aggregate.
+            for cid in (a, b):
+                assert [e for e in stats.events() if e.creative_id == cid][-1].context_bucket == ""
 
             await wait_until(
                 lambda: len(impressions_dlq.records) >= 2, 30, "two letters in ad.impressions.dlq"
@@ -250,31 +335,138 @@ async def test_counts_dead_letters_health_metrics_and_restart(bandit: BanditProc
             published_before = len(stats.records)
             bandit.start()
             await bandit.wait_serving(90)
-            await producer.send(AD_IMPRESSIONS, iid(6), impression(iid(6), a))
-            await producer.send(AD_IMPRESSIONS, iid(2), impression(iid(2), a))  # seen before the restart
+            await producer.send(AD_IMPRESSIONS, iid(6), impression(iid(6), a, MOBILE))
+            await producer.send(AD_IMPRESSIONS, iid(2), impression(iid(2), a, DESKTOP))  # seen before
             await producer.send(AD_CLICKS, iid(2), click(iid(2)))
             await producer.send(AD_CLICKS, iid(1), click(iid(1)))  # clicked before the restart
             # Exactly the new records: the old ones were committed at SIGTERM, not read again.
-            expected = {
+            new = {
                 ("ad.impressions", "ok"): 1,
                 ("ad.impressions", "duplicate"): 1,
                 ("ad.clicks", "ok"): 1,
                 ("ad.clicks", "duplicate"): 1,
             }
             await wait_for_events(
-                bandit, lambda seen: seen == expected, 60, "the four new records to be handled once"
+                bandit, lambda seen: seen == new, 60, "the four new records to be handled once"
             )
-            await wait_until(
-                lambda: latest(a) == (3, 2),
+            await wait_for_stats(
+                stats,
+                {(a, MOBILE_BUCKET): (2.0, 1.0), (a, DESKTOP_BUCKET): (1.0, 1.0), (a, ""): (3.0, 2.0)},
                 60,
-                f"bandit.stats for A to continue from (2, 1) to (3, 2); have {latest(a)}",
             )
             # B did not change, but was republished after recovery with the recovered counts.
             await wait_until(
-                lambda: any(e.creative_id == b for _, e in stats.records[published_before:]),
+                lambda: {k for k, _ in stats.records[published_before:]} >= {b, stats_key(b, MOBILE_BUCKET)},
                 30,
                 "B to be republished after recovery",
             )
-            assert latest(b) == (3, 2)
+            assert latest(stats, b) == (3.0, 2.0)
+            assert latest(stats, b, MOBILE_BUCKET) == (2.0, 1.0)
+    finally:
+        await raw.stop()
+
+
+async def test_attribution_window_decay_and_held_clicks_across_a_restart(
+    start_bandit: Callable[[dict[str, str]], BanditProcess],
+) -> None:
+    """A 2 s attribution window and a 1 h half-life, driven by the records' event times."""
+    bandit = start_bandit(
+        {"CREATIVELOOP_BANDIT_ATTRIBUTION_WINDOW_S": "2", "CREATIVELOOP_BANDIT_HALF_LIFE_S": "3600"}
+    )
+    a, c = "creative-a", "creative-c"
+    raw = AIOKafkaProducer(bootstrap_servers=bandit.bootstrap_servers)
+    await raw.start()
+
+    async def send(topic: Topic, key: str, event: Message, partition: int | None = None) -> RecordMetadata:
+        return await raw.send_and_wait(topic.name, encode(event), key=key.encode(), partition=partition)
+
+    def unattributed() -> dict[str, float]:
+        return {
+            labels["reason"]: value
+            for labels, value in bandit.samples("creativeloop_bandit_clicks_unattributed_total")
+        }
+
+    async def handled(expected: dict[tuple[str, str], float], what: str) -> None:
+        await wait_for_events(bandit, lambda seen: seen == expected, 60, what)
+
+    try:
+        async with (
+            TopicRecorder(bandit.bootstrap_servers, BANDIT_STATS) as stats,
+            TopicRecorder(bandit.bootstrap_servers, AD_CLICKS.dlq) as clicks_dlq,
+        ):
+            await bandit.wait_serving(90)
+
+            # 1. Three impressions at T, read before any click.
+            for iid, cid in (("i1", a), ("i2", a), ("i5", c)):
+                await send(AD_IMPRESSIONS, iid, impression(iid, cid, MOBILE))
+            await handled({("ad.impressions", "ok"): 3}, "three impressions")
+
+            # 2. Clicks: inside the window (i1, i5), 5 s after (i2: late), and one with no impression.
+            await send(AD_CLICKS, "i1", click("i1", seconds=1))
+            await send(AD_CLICKS, "i2", click("i2", seconds=5))
+            await send(AD_CLICKS, "i5", click("i5", seconds=1))
+            orphan = await send(AD_CLICKS, "orphan", click("orphan", seconds=1))
+            await handled(
+                {
+                    ("ad.impressions", "ok"): 3,
+                    ("ad.clicks", "ok"): 2,
+                    ("ad.clicks", "dead_lettered"): 1,
+                    ("ad.clicks", "held"): 1,
+                },
+                "two clicks counted, one late, one held",
+            )
+            await wait_until(lambda: len(clicks_dlq.records) >= 1, 30, "the late click in ad.clicks.dlq")
+            late = clicks_dlq.records[0][1]
+            assert late.reason == "click outside attribution window (2s): 5s after its impression"
+            assert (late.key, late.value) == (b"i2", encode(click("i2", seconds=5)))
+            assert unattributed() == {"no_impression": 0, "outside_window": 1}
+            await wait_for_stats(stats, {(a, ""): (2.0, 1.0), (c, ""): (1.0, 1.0)}, 60)
+
+            # 3. Restart while the orphan is held: the held click comes back from its changelog.
+            assert bandit.terminate() == 0
+            bandit.start()
+            await bandit.wait_serving(90)
+            assert bandit.samples("creativeloop_bandit_clicks_held")[0][1] == 1
+
+            # 4. An impression one hour later on the orphan's partition passes its window.
+            await send(AD_IMPRESSIONS, "i6", impression("i6", c, MOBILE, seconds=3600), orphan.partition)
+            await wait_until(lambda: len(clicks_dlq.records) >= 2, 60, "the orphaned click in ad.clicks.dlq")
+            letter = clicks_dlq.records[1][1]
+            assert letter.reason == (
+                "no impression within attribution window (2s): clicked at 2027-01-15T08:00:01Z, "
+                f"impressions of partition {orphan.partition} reached 2027-01-15T09:00:00Z"
+            )
+            assert (letter.source_topic, letter.partition, letter.offset) == (
+                AD_CLICKS.name,
+                orphan.partition,
+                orphan.offset,
+            )
+            assert (letter.key, letter.value, letter.consumer) == (
+                b"orphan",
+                encode(click("orphan", seconds=1)),
+                APP_ID,
+            )
+            # Decay: i5 (clicked) weighs 1/2 one half-life later, next to i6: exact in binary.
+            await wait_for_stats(stats, {(c, MOBILE_BUCKET): (1.5, 0.5), (c, ""): (1.5, 0.5)}, 60)
+            assert [e.updated_at for k, e in stats.records if k == c][-1] == at(3600)
+
+            # 5. Duplicates of both dead-lettered clicks change nothing; then a new late click,
+            # whose letter must be the next one (the DLQ has one partition).
+            await send(AD_CLICKS, "orphan", click("orphan", seconds=1))
+            await send(AD_CLICKS, "i2", click("i2", seconds=5))
+            await send(AD_IMPRESSIONS, "i7", impression("i7", a, DESKTOP, seconds=3600))
+            await handled(
+                {("ad.impressions", "ok"): 2, ("ad.clicks", "duplicate"): 2},
+                "the duplicates and i7's impression",
+            )
+            await send(AD_CLICKS, "i7", click("i7", seconds=3610))
+            await wait_until(lambda: len(clicks_dlq.records) >= 3, 60, "i7's late click in ad.clicks.dlq")
+            assert [k for k, _ in clicks_dlq.records] == ["i2", "orphan", "i7"]
+            assert clicks_dlq.records[2][1].reason == (
+                "click outside attribution window (2s): 10s after its impression"
+            )
+            assert unattributed() == {"no_impression": 1, "outside_window": 1}
+            # i7 is one half-life after a's impressions at T: (2 * 1/2 + 1, 1 * 1/2).
+            await wait_for_stats(stats, {(a, DESKTOP_BUCKET): (1.0, 0.0), (a, ""): (2.0, 0.5)}, 60)
     finally:
         await raw.stop()

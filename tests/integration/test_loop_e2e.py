@@ -124,6 +124,7 @@ async def test_product_to_creatives_to_rank_to_bandit_and_back(stack: LocalStack
         # Traffic: the favourite creative is clicked every time, the others never.
         favourite = sorted(pool)[0]
         events = []
+        shown_at = now_timestamp()  # one event time, so time decay leaves the counts exact
         for n in range(60):
             creative_id = sorted(pool)[n % len(pool)]
             impression = events_pb2.Impression(
@@ -133,7 +134,7 @@ async def test_product_to_creatives_to_rank_to_bandit_and_back(stack: LocalStack
                 creative_id=creative_id,
                 propensity=1 / len(pool),
                 policy_version="test",
-                shown_at=now_timestamp(),
+                shown_at=shown_at,
             )
             events.append(impression)
         await producer.send_batch(AD_IMPRESSIONS, [(e.impression_id, e) for e in events])
