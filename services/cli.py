@@ -57,13 +57,43 @@ def up(work_dir: Path, fixed_ports: bool, model_dir: Path) -> None:
 @click.option("--products", default=30, show_default=True, help="Products in the sample catalogue.")
 @click.option("--requests", "n_requests", default=30000, show_default=True, help="Simulated ad requests.")
 @click.option("--seed", default=0, show_default=True)
-def demo(work_dir: Path, data_dir: Path, products: int, n_requests: int, seed: int) -> None:
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a PNG of CTR over time and cumulative regret here (needs matplotlib).",
+)
+@click.option(
+    "--ope", is_flag=True, help="Also estimate candidate policies off-policy on the demo's own logs."
+)
+def demo(
+    work_dir: Path,
+    data_dir: Path,
+    products: int,
+    n_requests: int,
+    seed: int,
+    plot_path: Path | None,
+    ope: bool,
+) -> None:
     """Run the whole loop on a sample catalogue and print what it learned."""
     from creativeloop.demo.run import run_demo
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = run_demo(work_dir.resolve(), data_dir.resolve(), products, n_requests, seed)
+    result = run_demo(
+        work_dir.resolve(),
+        data_dir.resolve(),
+        products,
+        n_requests,
+        seed,
+        plot_path=plot_path.resolve() if plot_path is not None else None,
+    )
     click.echo(result.format())
+    if ope:
+        from creativeloop.ope.own_logs import evaluate_demo
+
+        click.echo("")
+        click.echo(evaluate_demo(result, seed=seed).format())
 
 
 @main.command()
@@ -137,6 +167,46 @@ def data_fetch(data_dir: Path) -> None:
     from creativeloop.demo.catalogue import fetch_reviews
 
     click.echo(f"reviews at {fetch_reviews(data_dir)}")
+
+
+@data.command("fetch-obd")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data/obd"), show_default=True)
+def data_fetch_obd(data_dir: Path) -> None:
+    """Install-time step: fetch the Open Bandit Dataset sample (inside the obp==0.4.1 wheel) via pip."""
+    from creativeloop.ope.obd import fetch_obd
+
+    click.echo(f"Open Bandit Dataset sample at {fetch_obd(data_dir)}")
+
+
+@main.group()
+def ope() -> None:
+    """Off-policy evaluation (IPS, SNIPS, DR)."""
+
+
+@ope.command("obd")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data/obd"), show_default=True)
+@click.option("--campaign", type=click.Choice(["all", "men", "women"]), default="all", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--bootstrap", "n_boot", default=500, show_default=True, help="Bootstrap resamples per interval."
+)
+@click.option(
+    "--vw/--no-vw",
+    "use_vw",
+    default=None,
+    help="Include Vowpal Wabbit --cb_explore_adf (default: when vowpalwabbit is installed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ope_obd(
+    data_dir: Path, campaign: str, seed: int, n_boot: int, use_vw: bool | None, as_json: bool
+) -> None:
+    """Estimate policies' CTR on the Open Bandit Dataset sample's uniform-random logs."""
+    import json
+
+    from creativeloop.ope.report import obd_report
+
+    report = obd_report(data_dir, campaign, seed=seed, n_boot=n_boot, use_vw=use_vw)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format())
 
 
 @main.command("config-docs")

@@ -5,21 +5,27 @@
 3. wait until every product is understood and has image creatives;
 4. drive simulated users through Rank (gRPC), logging impressions and clicks to Kafka, while
    the bandit service turns them into `bandit.stats` that ranking applies live;
-5. print what happened and the serving policy's CTR against uniform random and the oracle.
+5. print what happened and the serving policy's CTR against uniform random and the oracle;
+   optionally plot CTR over time and cumulative regret (`plot_path`).
+
+The result keeps the logged impressions and clicks (as sent to Kafka) and the creatives the
+users were shown, so the demo's own logs can be evaluated off-policy against the simulator's
+truth (`creativeloop.ope.own_logs`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 from creativeloop.demo.catalogue import build_catalogue, catalogue_changes, load_reviews
-from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator
+from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator, plot_traffic
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.producer import EventProducer
@@ -101,8 +107,17 @@ async def _rank_ready(
             await asyncio.sleep(0.2)
 
 
+@dataclass
+class _EventLog:
+    """What the demo's ad server logged, in the order it was sent."""
+
+    impressions: list[events_pb2.Impression] = field(default_factory=list)
+    clicks: list[events_pb2.Click] = field(default_factory=list)
+    creatives_by_product: dict[str, list[common_pb2.Creative]] = field(default_factory=dict)
+
+
 async def _run_loop(
-    stack: LocalStack, products: list[common_pb2.Product], n_requests: int, seed: int
+    stack: LocalStack, products: list[common_pb2.Product], n_requests: int, seed: int, log: _EventLog
 ) -> tuple[LoopObserver, TrafficReport, float]:
     settings = CommonSettings(bootstrap_servers=stack.bootstrap_servers)
     observer = LoopObserver(settings)
@@ -135,15 +150,18 @@ async def _run_loop(
 
             async def log_impression(event: events_pb2.Impression) -> None:
                 await producer.send(AD_IMPRESSIONS, event.impression_id, event)
+                log.impressions.append(event)
 
             async def log_click(event: events_pb2.Click) -> None:
                 await producer.send(AD_CLICKS, event.impression_id, event)
+                log.clicks.append(event)
 
+            log.creatives_by_product = observer.image_creatives_by_product()
             simulator = TrafficSimulator(
                 rank=rank,
                 log_impression=log_impression,
                 log_click=log_click,
-                creatives_by_product=observer.image_creatives_by_product(),
+                creatives_by_product=log.creatives_by_product,
                 click_model=ClickModel(seed=seed),
                 seed=seed,
             )
@@ -164,6 +182,19 @@ class DemoResult:
     creatives_with_stats: int
     generation_s: float
     traffic: TrafficReport
+    #: Every impression and click the demo logged to Kafka, in the order sent.
+    impressions: list[events_pb2.Impression] = field(default_factory=list, repr=False)
+    clicks: list[events_pb2.Click] = field(default_factory=list, repr=False)
+    #: The image creatives each product's requests chose among (the simulator's candidates).
+    creatives_by_product: dict[str, list[common_pb2.Creative]] = field(default_factory=dict, repr=False)
+    #: The seed of the simulated users' hidden `ClickModel` (their true click probabilities).
+    click_model_seed: int = 0
+    #: The CTR / regret plot, when one was asked for.
+    plot_path: Path | None = None
+
+    def click_model(self) -> ClickModel:
+        """The simulated users' hidden click model (ground truth for off-policy evaluation)."""
+        return ClickModel(seed=self.click_model_seed)
 
     def format(self) -> str:
         """The printable summary."""
@@ -181,16 +212,29 @@ class DemoResult:
             "",
             self.traffic.format_summary(),
         ]
+        if self.plot_path is not None:
+            lines += ["", f"plot of CTR over time and cumulative regret: {self.plot_path}"]
         return "\n".join(lines)
 
 
-def run_demo(work_dir: Path, data_dir: Path, n_products: int, n_requests: int, seed: int) -> DemoResult:
-    """Run the demo end to end on a fresh local stack."""
+def run_demo(
+    work_dir: Path,
+    data_dir: Path,
+    n_products: int,
+    n_requests: int,
+    seed: int,
+    *,
+    plot_path: Path | None = None,
+) -> DemoResult:
+    """Run the demo end to end on a fresh local stack; with `plot_path`, also write the PNG plot."""
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise RuntimeError("the demo's plot needs matplotlib (pip install matplotlib==3.11.2)")
     reviews = load_reviews(data_dir)
     # Seed the ranking policy too, so a demo run is as repeatable as asynchronous feedback allows.
     with LocalStack(work_dir, extra_env={"CREATIVELOOP_RANKING_SEED": str(seed)}) as stack:
         products = build_catalogue(reviews, n_products, FilesystemAssetStore(stack.asset_dir), seed=seed)
-        observer, report, generation_s = asyncio.run(_run_loop(stack, products, n_requests, seed))
+        log = _EventLog()
+        observer, report, generation_s = asyncio.run(_run_loop(stack, products, n_requests, seed, log))
     formats = Counter(
         common_pb2.CreativeFormat.Name(c.format).removeprefix("CREATIVE_FORMAT_").lower()
         for c in observer.creatives.values()
@@ -203,4 +247,9 @@ def run_demo(work_dir: Path, data_dir: Path, n_products: int, n_requests: int, s
         creatives_with_stats=len(observer.stats),
         generation_s=generation_s,
         traffic=report,
+        impressions=log.impressions,
+        clicks=log.clicks,
+        creatives_by_product=log.creatives_by_product,
+        click_model_seed=seed,
+        plot_path=plot_traffic(report, plot_path) if plot_path is not None else None,
     )

@@ -18,7 +18,8 @@ gets 1.5-1.8x its average creative: a bandit finds it within a few thousand impr
 `TrafficSimulator` drives requests through an injected `rank` callable (a gRPC stub call in the
 demo, a fake in tests), logs an `Impression` for every answer and a `Click` when the hidden
 model says so, and reports the policy's CTR next to what uniform random, the best fixed creative
-per product and a per-user oracle would have got on the very same requests.
+per product and a per-user oracle would have got on the very same requests, the cumulative
+(expected) regret against the oracle and the best fixed creative, and `plot_traffic` draws both.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -160,6 +162,67 @@ class TrafficWindow:
     policy_expected_ctr: float
     random_expected_ctr: float
     oracle_expected_ctr: float
+    best_fixed_expected_ctr: float = 0.0
+
+
+@dataclass(frozen=True)
+class RegretPoint:
+    """Cumulative expected regret after the first `requests` served requests (plan order).
+
+    Regret is in expected clicks: the sum over requests of the baseline's true click
+    probability minus that of the creative shown (pseudo-regret; no click noise).
+    """
+
+    requests: int
+    policy_vs_oracle: float
+    policy_vs_best_fixed: float
+    random_vs_oracle: float
+    random_vs_best_fixed: float
+
+
+def cumulative_regret(
+    baseline: npt.NDArray[np.float64], achieved: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Running sum of ``baseline[i] - achieved[i]``: the expected clicks lost after i + 1 requests.
+
+    >>> cumulative_regret(np.array([0.5, 0.5, 0.2]), np.array([0.1, 0.5, 0.3])).round(2).tolist()
+    [0.4, 0.4, 0.3]
+    """
+    if baseline.shape != achieved.shape:
+        raise ValueError("baseline and achieved need the same shape")
+    return np.cumsum(baseline - achieved)
+
+
+def best_fixed_creatives(
+    product_ids: Sequence[str], candidates: Sequence[Mapping[str, float]]
+) -> dict[str, str]:
+    """Per product, the creative with the highest mean true click probability over its requests.
+
+    `candidates[i]` maps each candidate of request i (of product `product_ids[i]`) to the
+    request's user's true click probability. This is the best any policy that ignores the user
+    can do, in hindsight; ties go to the smallest creative id.
+
+    >>> best_fixed_creatives(["p", "p"], [{"a": 0.1, "b": 0.3}, {"a": 0.4, "b": 0.1}])
+    {'p': 'a'}
+    """
+    sums: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    for product_id, probabilities in zip(product_ids, candidates, strict=True):
+        totals = sums.setdefault(product_id, {})
+        for creative_id, p in probabilities.items():
+            totals[creative_id] = totals.get(creative_id, 0.0) + p
+        counts[product_id] = counts.get(product_id, 0) + 1
+    return {
+        product_id: max(sorted(totals), key=lambda cid: totals[cid] / counts[product_id])
+        for product_id, totals in sums.items()
+    }
+
+
+def _curve_points(n: int, points: int) -> list[int]:
+    """Up to `points` request counts spread evenly over 1..n, always ending at n."""
+    if n <= 0:
+        return []
+    return sorted({round(float(x)) for x in np.linspace(0, n, max(1, points) + 1)[1:]} - {0})
 
 
 @dataclass(frozen=True)
@@ -173,6 +236,13 @@ class TrafficReport:
     policy that ignores the user can do), `oracle_expected_ctr` the best creative for each
     request's user. `policy_ctr` is observed clicks / impressions, with standard error
     `policy_ctr_stderr` around `policy_expected_ctr`.
+
+    Cumulative regret, in expected clicks over all served requests: `regret_vs_oracle` (the
+    oracle's true probability minus the chosen creative's, summed), `regret_vs_best_fixed` (the
+    same against the best fixed creative per product; it can be negative, since a policy that
+    uses the user can beat it), and uniform random's `random_regret_vs_oracle` for scale.
+    `regret_curve` samples them over the run and `ctr_curve` holds finer windows than
+    `windows`, for `plot_traffic`.
     """
 
     requests: int
@@ -191,6 +261,11 @@ class TrafficReport:
     mean_propensity: float
     policy_versions: dict[str, int]
     windows: list[TrafficWindow] = field(default_factory=list)
+    regret_vs_oracle: float = 0.0
+    regret_vs_best_fixed: float = 0.0
+    random_regret_vs_oracle: float = 0.0
+    regret_curve: list[RegretPoint] = field(default_factory=list)
+    ctr_curve: list[TrafficWindow] = field(default_factory=list)
 
     @property
     def lift_vs_random_pct(self) -> float:
@@ -233,6 +308,9 @@ class TrafficReport:
             f"policy reaches {self.fraction_of_oracle * pct:.1f}% of the oracle and "
             f"{self.fraction_of_best_fixed * pct:.1f}% of the best fixed creative; "
             f"mean logged propensity {self.mean_propensity:.3f}",
+            f"cumulative regret (expected clicks lost): {self.regret_vs_oracle:.1f} vs the oracle, "
+            f"{self.regret_vs_best_fixed:.1f} vs the best fixed creative "
+            f"(uniform random: {self.random_regret_vs_oracle:.1f} vs the oracle)",
         ]
         if self.windows:
             lines += [
@@ -293,7 +371,8 @@ class TrafficSimulator:
     The candidates a request is judged against are ``creatives_by_product[product]``; a creative
     the policy returns that is not among them is still scored by the click model. A request
     whose rank or logging raises counts as failed; more than `max_failures` failures stop the run
-    and re-raise the last error.
+    and re-raise the last error. `curve_points` is how many points the report's regret and CTR
+    curves have (for plots).
     """
 
     def __init__(
@@ -308,6 +387,7 @@ class TrafficSimulator:
         n_windows: int = 10,
         max_failures: int = 0,
         placement: str = "demo-feed",
+        curve_points: int = 100,
     ) -> None:
         self._rank = rank
         self._log_impression = log_impression
@@ -323,6 +403,7 @@ class TrafficSimulator:
         self._n_windows = max(1, n_windows)
         self._max_failures = max_failures
         self._placement = placement
+        self._curve_points = max(1, curve_points)
 
     def _plan(self, n_requests: int) -> list[_Planned]:
         rng = np.random.default_rng(self._seed)
@@ -427,34 +508,44 @@ class TrafficSimulator:
         random_p = np.array([np.mean(list(o.candidates.values())) for o in served])
         oracle_p = np.array([max(o.candidates.values()) for o in served])
         # Best fixed creative per product: highest mean true probability over that product's requests.
-        per_product: dict[str, list[dict[str, float]]] = {}
-        for o in served:
-            per_product.setdefault(o.product_id, []).append(o.candidates)
-        best_fixed_clicks = 0.0
-        for rows in per_product.values():
-            means = {cid: float(np.mean([r[cid] for r in rows])) for cid in rows[0]}
-            best_fixed_clicks += max(means.values()) * len(rows)
+        best = best_fixed_creatives([o.product_id for o in served], [o.candidates for o in served])
+        best_p = np.array([o.candidates[best[o.product_id]] for o in served])
 
         def mean(values: npt.NDArray[np.float64]) -> float:
             return float(values.mean()) if values.size else 0.0
 
-        windows = []
-        bounds = np.linspace(0, n, self._n_windows + 1).round().astype(int) if n else np.array([0])
-        for lo, hi in itertools.pairwise(bounds):
-            if hi <= lo:
-                continue
-            windows.append(
-                TrafficWindow(
-                    first_request=int(lo),
-                    requests=int(hi - lo),
-                    impressions=int(hi - lo),
-                    clicks=int(clicked[lo:hi].sum()),
-                    policy_ctr=mean(clicked[lo:hi]),
-                    policy_expected_ctr=mean(chosen[lo:hi]),
-                    random_expected_ctr=mean(random_p[lo:hi]),
-                    oracle_expected_ctr=mean(oracle_p[lo:hi]),
+        def windows_of(count: int) -> list[TrafficWindow]:
+            out = []
+            bounds = np.linspace(0, n, count + 1).round().astype(int) if n else np.array([0])
+            for lo, hi in itertools.pairwise(bounds):
+                if hi <= lo:
+                    continue
+                out.append(
+                    TrafficWindow(
+                        first_request=int(lo),
+                        requests=int(hi - lo),
+                        impressions=int(hi - lo),
+                        clicks=int(clicked[lo:hi].sum()),
+                        policy_ctr=mean(clicked[lo:hi]),
+                        policy_expected_ctr=mean(chosen[lo:hi]),
+                        random_expected_ctr=mean(random_p[lo:hi]),
+                        oracle_expected_ctr=mean(oracle_p[lo:hi]),
+                        best_fixed_expected_ctr=mean(best_p[lo:hi]),
+                    )
                 )
-            )
+            return out
+
+        regret = {
+            "policy_vs_oracle": cumulative_regret(oracle_p, chosen),
+            "policy_vs_best_fixed": cumulative_regret(best_p, chosen),
+            "random_vs_oracle": cumulative_regret(oracle_p, random_p),
+            "random_vs_best_fixed": cumulative_regret(best_p, random_p),
+        }
+        curve = [
+            RegretPoint(requests=k, **{name: float(values[k - 1]) for name, values in regret.items()})
+            for k in _curve_points(n, self._curve_points)
+        ]
+        final = curve[-1] if curve else RegretPoint(0, 0.0, 0.0, 0.0, 0.0)
         return TrafficReport(
             requests=n_requests,
             impressions=n,
@@ -466,10 +557,112 @@ class TrafficSimulator:
             policy_ctr_stderr=math.sqrt(float(np.sum(chosen * (1 - chosen)))) / n if n else 0.0,
             policy_expected_ctr=mean(chosen),
             random_expected_ctr=mean(random_p),
-            best_fixed_expected_ctr=best_fixed_clicks / n if n else 0.0,
+            best_fixed_expected_ctr=mean(best_p),
             oracle_expected_ctr=mean(oracle_p),
             mean_candidates=mean(np.array([len(o.candidates) for o in served], dtype=np.float64)),
             mean_propensity=mean(np.array([o.propensity for o in served])),
             policy_versions=dict(Counter(o.policy_version for o in served)),
-            windows=windows,
+            windows=windows_of(self._n_windows),
+            regret_vs_oracle=final.policy_vs_oracle,
+            regret_vs_best_fixed=final.policy_vs_best_fixed,
+            random_regret_vs_oracle=final.random_vs_oracle,
+            regret_curve=curve,
+            ctr_curve=windows_of(self._curve_points),
         )
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def plot_traffic(report: TrafficReport, path: Path, title: str = "") -> Path:
+    """Write a PNG of `report`: expected CTR over time and cumulative regret; return `path`.
+
+    Top: the expected CTR of the policy's choices per window of `report.ctr_curve` (observed
+    CTR as dots), against uniform random, the best fixed creative per product and the per-user
+    oracle on the same requests. Bottom: cumulative expected regret of the policy and of uniform
+    random against the oracle (solid) and the best fixed creative (dashed). Needs matplotlib
+    (Agg, no display); the file is written next to `path` and renamed into place.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("plot_traffic needs matplotlib (pip install matplotlib==3.11.2)") from exc
+    if not report.ctr_curve or not report.regret_curve:
+        raise ValueError("the report has no curves to plot (no request was served)")
+    figure = Figure(figsize=(8.0, 6.4), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    mid = np.array([w.first_request + w.requests / 2 for w in report.ctr_curve])
+    pct = 100.0
+    series = {
+        "oracle (best creative per user)": ([w.oracle_expected_ctr for w in report.ctr_curve], "k", "--"),
+        "best fixed creative per product": (
+            [w.best_fixed_expected_ctr for w in report.ctr_curve],
+            "0.45",
+            ":",
+        ),
+        "policy (expected)": ([w.policy_expected_ctr for w in report.ctr_curve], "tab:blue", "-"),
+        "uniform random (expected)": ([w.random_expected_ctr for w in report.ctr_curve], "tab:red", "-"),
+    }
+    for label, (values, colour, style) in series.items():
+        top.plot(mid, np.array(values) * pct, color=colour, linestyle=style, linewidth=1.6, label=label)
+    top.plot(
+        mid,
+        np.array([w.policy_ctr for w in report.ctr_curve]) * pct,
+        ".",
+        color="tab:blue",
+        alpha=0.35,
+        markersize=4,
+        label="policy (observed)",
+    )
+    top.set_ylabel(f"CTR, % (windows of ~{report.impressions // max(1, len(report.ctr_curve))} requests)")
+    top.set_ylim(bottom=0)
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8, loc="lower right", ncol=2)
+    x = np.array([0] + [r.requests for r in report.regret_curve])
+
+    def cumulative(values: list[float]) -> npt.NDArray[np.float64]:
+        return np.array([0.0, *values])
+
+    bottom.plot(
+        x,
+        cumulative([r.policy_vs_oracle for r in report.regret_curve]),
+        color="tab:blue",
+        label="policy vs oracle",
+    )
+    bottom.plot(
+        x,
+        cumulative([r.random_vs_oracle for r in report.regret_curve]),
+        color="tab:red",
+        label="uniform random vs oracle",
+    )
+    bottom.plot(
+        x,
+        cumulative([r.policy_vs_best_fixed for r in report.regret_curve]),
+        color="tab:blue",
+        linestyle="--",
+        label="policy vs best fixed",
+    )
+    bottom.plot(
+        x,
+        cumulative([r.random_vs_best_fixed for r in report.regret_curve]),
+        color="tab:red",
+        linestyle="--",
+        label="uniform random vs best fixed",
+    )
+    bottom.axhline(0.0, color="0.6", linewidth=0.8)
+    bottom.set_xlabel("requests")
+    bottom.set_ylabel("cumulative regret (expected clicks)")
+    bottom.grid(alpha=0.3)
+    bottom.legend(fontsize=8, loc="upper left")
+    versions = ", ".join(sorted(report.policy_versions)) or "-"
+    figure.suptitle(
+        title or f"Simulated traffic: policy {versions}, {report.impressions} requests", fontsize=11
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.png")
+    try:
+        figure.savefig(tmp, format="png", dpi=100)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -9,13 +9,25 @@ the outcome is also reproducible.
 from __future__ import annotations
 
 import asyncio
+import doctest
+import itertools
 import math
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
-from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator, creative_features
+from creativeloop.demo import traffic
+from creativeloop.demo.traffic import (
+    ClickModel,
+    TrafficReport,
+    TrafficSimulator,
+    best_fixed_creatives,
+    creative_features,
+    cumulative_regret,
+    plot_traffic,
+)
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2
 
 Z = 4.0
@@ -332,7 +344,8 @@ async def test_summary_reads_as_a_table() -> None:
     )
     for label in labels:
         assert label in text
-    assert len(text.splitlines()) == 10 + 3 + len(report.windows)
+    assert len(text.splitlines()) == 11 + 3 + len(report.windows)
+    assert "cumulative regret" in text
 
 
 def test_a_simulator_needs_creatives() -> None:
@@ -341,3 +354,82 @@ def test_a_simulator_needs_creatives() -> None:
 
     with pytest.raises(ValueError, match="no product has creatives"):
         TrafficSimulator(never, never, never, {"p": []}, ClickModel())  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- regret
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(traffic).failed == 0
+
+
+def test_cumulative_regret_by_hand() -> None:
+    oracle = np.array([0.10, 0.20, 0.05, 0.30])
+    chosen = np.array([0.05, 0.20, 0.05, 0.10])
+    assert cumulative_regret(oracle, chosen).tolist() == pytest.approx([0.05, 0.05, 0.05, 0.25])
+    assert cumulative_regret(oracle, oracle).tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="same shape"):
+        cumulative_regret(oracle, chosen[:2])
+
+
+def test_best_fixed_creative_uses_the_mean_over_the_products_requests() -> None:
+    product_ids = ["p", "p", "p", "q"]
+    candidates = [
+        {"a": 0.30, "b": 0.10},
+        {"a": 0.00, "b": 0.15},
+        {"a": 0.00, "b": 0.15},  # mean a = 0.10, mean b = 0.133...: b, though a wins request 1
+        {"x": 0.2, "y": 0.2},  # a tie goes to the smallest id
+    ]
+    assert best_fixed_creatives(product_ids, candidates) == {"p": "b", "q": "x"}
+
+
+async def test_regret_of_known_policies() -> None:
+    model = ClickModel(seed=2)
+    creatives = make_creatives(12)
+    oracle = await Harness(creatives, oracle_chooser(model)).simulator(model, seed=2).run(3000)
+    assert oracle.regret_vs_oracle == pytest.approx(0.0, abs=1e-9)
+    assert all(r.policy_vs_oracle == pytest.approx(0.0, abs=1e-9) for r in oracle.regret_curve)
+    # The per-user oracle beats the best fixed creative: negative regret, by exactly the gap.
+    gap = (oracle.oracle_expected_ctr - oracle.best_fixed_expected_ctr) * oracle.impressions
+    assert oracle.regret_vs_best_fixed == pytest.approx(-gap)
+    assert oracle.regret_vs_best_fixed < 0
+
+    harness = Harness(creatives, uniform_chooser(4))
+    report = await harness.simulator(model, seed=2).run(3000)
+    n = report.impressions
+    assert report.regret_vs_oracle == pytest.approx(
+        (report.oracle_expected_ctr - report.policy_expected_ctr) * n
+    )
+    assert report.regret_vs_best_fixed == pytest.approx(
+        (report.best_fixed_expected_ctr - report.policy_expected_ctr) * n
+    )
+    assert report.random_regret_vs_oracle == pytest.approx(
+        (report.oracle_expected_ctr - report.random_expected_ctr) * n
+    )
+    # A uniform choice's true probability has mean r_i and variance var_i: its regret against
+    # uniform random's expectation is zero-mean with sd sqrt(sum var_i).
+    var = sum(float(np.var(true_probabilities(model, harness, imp))) for imp in harness.impressions)
+    assert abs(report.regret_vs_oracle - report.random_regret_vs_oracle) <= Z * math.sqrt(var)
+    curve = report.regret_curve
+    assert [r.requests for r in curve] == list(range(30, 3001, 30))
+    assert curve[-1].policy_vs_oracle == report.regret_vs_oracle
+    # Regret against the oracle never decreases; random's grows linearly.
+    assert all(b.policy_vs_oracle >= a.policy_vs_oracle for a, b in itertools.pairwise(curve))
+    assert all(b.random_vs_oracle > a.random_vs_oracle for a, b in itertools.pairwise(curve))
+    assert len(report.ctr_curve) == 100 and sum(w.requests for w in report.ctr_curve) == 3000
+    assert sum(w.best_fixed_expected_ctr * w.requests for w in report.ctr_curve) == pytest.approx(
+        report.best_fixed_expected_ctr * n
+    )
+
+
+async def test_plot_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    model = ClickModel(seed=0)
+    report = await Harness(make_creatives(5), uniform_chooser(0)).simulator(model).run(400)
+    path = plot_traffic(report, tmp_path / "img" / "regret.png", title="test")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(data) < 200_000
+    assert sorted(p.name for p in path.parent.iterdir()) == ["regret.png"]
+    empty = TrafficReport(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, {})
+    with pytest.raises(ValueError, match="no curves"):
+        plot_traffic(empty, tmp_path / "x.png")
