@@ -67,6 +67,12 @@ def up(work_dir: Path, fixed_ports: bool, model_dir: Path) -> None:
 @click.option(
     "--ope", is_flag=True, help="Also estimate candidate policies off-policy on the demo's own logs."
 )
+@click.option(
+    "--train-after",
+    default=0.4,
+    show_default=True,
+    help="Train the CTR model after this fraction of the requests and hot-swap it (0: never).",
+)
 def demo(
     work_dir: Path,
     data_dir: Path,
@@ -75,6 +81,7 @@ def demo(
     seed: int,
     plot_path: Path | None,
     ope: bool,
+    train_after: float,
 ) -> None:
     """Run the whole loop on a sample catalogue and print what it learned."""
     from creativeloop.demo.run import run_demo
@@ -87,6 +94,7 @@ def demo(
         n_requests,
         seed,
         plot_path=plot_path.resolve() if plot_path is not None else None,
+        train_after=train_after,
     )
     click.echo(result.format())
     if ope:

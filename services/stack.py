@@ -110,6 +110,12 @@ class LocalStack:
     def asset_dir(self) -> Path:
         return self.work_dir / "assets"
 
+    @property
+    def model_dir(self) -> Path:
+        """Where ranking looks for CTR model versions (its setting, else the default under work_dir)."""
+        configured = self.extra_env.get("CREATIVELOOP_RANKING_MODEL_DIR")
+        return Path(configured) if configured else self.work_dir / "deploy" / "models" / "ranker"
+
     def common_env(self) -> dict[str, str]:
         return {
             "CREATIVELOOP_BOOTSTRAP_SERVERS": self.bootstrap_servers,

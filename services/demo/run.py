@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shutil
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,7 @@ from creativeloop.kit.topics import (
     CREATIVES,
     PRODUCT_CHANGES,
 )
+from creativeloop.ranking.training import Logs, TrainOptions, TrainResult, train_from_logs
 from creativeloop.stack import LocalStack
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
 
@@ -114,10 +116,42 @@ class _EventLog:
     impressions: list[events_pb2.Impression] = field(default_factory=list)
     clicks: list[events_pb2.Click] = field(default_factory=list)
     creatives_by_product: dict[str, list[common_pb2.Creative]] = field(default_factory=dict)
+    #: The CTR model trained mid-run, or why none was.
+    model: TrainResult | None = None
+    model_error: str = ""
+
+
+async def _retrain_after(
+    impressions: int, log: _EventLog, observer: LoopObserver, model_dir: Path, seed: int
+) -> None:
+    """Train the LightGBM CTR model from what was logged so far and publish a version.
+
+    Ranking polls its model directory and swaps the new version in while traffic continues,
+    switching from plain Thompson sampling to the hybrid policy with the model's prior.
+    """
+    while len(log.impressions) < impressions:
+        await asyncio.sleep(0.2)
+    logs = Logs(
+        creatives=[events_pb2.CreativeUpdated(creative=c) for c in observer.creatives.values()],
+        profiles=[events_pb2.ContentProfileUpdated(profile=p) for p in observer.profiles.values()],
+        impressions=list(log.impressions),
+        clicks=list(log.clicks),
+    )
+    try:
+        log.model = await asyncio.to_thread(
+            train_from_logs, logs, model_dir, TrainOptions(seed=seed), None, "demo"
+        )
+    except Exception as exc:  # the demo goes on with the policy it has
+        log.model_error = repr(exc)
 
 
 async def _run_loop(
-    stack: LocalStack, products: list[common_pb2.Product], n_requests: int, seed: int, log: _EventLog
+    stack: LocalStack,
+    products: list[common_pb2.Product],
+    n_requests: int,
+    seed: int,
+    log: _EventLog,
+    train_after: float,
 ) -> tuple[LoopObserver, TrafficReport, float]:
     settings = CommonSettings(bootstrap_servers=stack.bootstrap_servers)
     observer = LoopObserver(settings)
@@ -165,7 +199,15 @@ async def _run_loop(
                 click_model=ClickModel(seed=seed),
                 seed=seed,
             )
+            retrain = None
+            if train_after > 0:
+                retrain = asyncio.create_task(
+                    _retrain_after(int(train_after * n_requests), log, observer, stack.model_dir, seed)
+                )
             report = await simulator.run(n_requests=n_requests, concurrency=16)
+            if retrain is not None and not retrain.done():
+                retrain.cancel()
+                log.model_error = "traffic ended before the model was trained"
             return observer, report, generation_s
     finally:
         for task in feeds:
@@ -191,10 +233,24 @@ class DemoResult:
     click_model_seed: int = 0
     #: The CTR / regret plot, when one was asked for.
     plot_path: Path | None = None
+    #: The CTR model trained mid-run (version, metrics), or why none was.
+    model: TrainResult | None = None
+    model_error: str = ""
 
     def click_model(self) -> ClickModel:
         """The simulated users' hidden click model (ground truth for off-policy evaluation)."""
         return ClickModel(seed=self.click_model_seed)
+
+    def _model_line(self) -> str:
+        if self.model is None:
+            return f"CTR model               none ({self.model_error or 'not asked for'})"
+        metrics = self.model.metadata["metrics"]
+        data = self.model.metadata["data"]
+        return (
+            f"CTR model               {self.model.version}: trained mid-run on "
+            f"{data.get('impressions', '?')} impressions, holdout AUC {metrics.get('holdout_auc', 0):.3f}; "
+            "ranking hot-swapped it in (see policy versions below)"
+        )
 
     def format(self) -> str:
         """The printable summary."""
@@ -209,6 +265,7 @@ class DemoResult:
             f"creatives generated     {total} ({by_format})",
             f"generation took         {self.generation_s:.1f} s (catalogue in -> creatives for all)",
             f"creatives with stats    {self.creatives_with_stats} (bandit.stats snapshots seen)",
+            self._model_line(),
             "",
             self.traffic.format_summary(),
         ]
@@ -225,16 +282,30 @@ def run_demo(
     seed: int,
     *,
     plot_path: Path | None = None,
+    train_after: float = 0.4,
 ) -> DemoResult:
-    """Run the demo end to end on a fresh local stack; with `plot_path`, also write the PNG plot."""
+    """Run the demo end to end on a fresh local stack; with `plot_path`, also write the PNG plot.
+
+    After `train_after` of the requests (0 disables), the demo trains the CTR model from its logs
+    and ranking hot-reloads it: the rest of the traffic is served by the hybrid policy.
+    """
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise RuntimeError("the demo's plot needs matplotlib (pip install matplotlib==3.11.2)")
     reviews = load_reviews(data_dir)
     # Seed the ranking policy too, so a demo run is as repeatable as asynchronous feedback allows.
-    with LocalStack(work_dir, extra_env={"CREATIVELOOP_RANKING_SEED": str(seed)}) as stack:
+    model_dir = work_dir / "models" / "ranker"
+    shutil.rmtree(model_dir, ignore_errors=True)  # each demo run learns from scratch
+    env = {
+        "CREATIVELOOP_RANKING_SEED": str(seed),
+        "CREATIVELOOP_RANKING_MODEL_DIR": str(model_dir),
+        "CREATIVELOOP_RANKING_MODEL_POLL_S": "1",
+    }
+    with LocalStack(work_dir, extra_env=env) as stack:
         products = build_catalogue(reviews, n_products, FilesystemAssetStore(stack.asset_dir), seed=seed)
         log = _EventLog()
-        observer, report, generation_s = asyncio.run(_run_loop(stack, products, n_requests, seed, log))
+        observer, report, generation_s = asyncio.run(
+            _run_loop(stack, products, n_requests, seed, log, train_after)
+        )
     formats = Counter(
         common_pb2.CreativeFormat.Name(c.format).removeprefix("CREATIVE_FORMAT_").lower()
         for c in observer.creatives.values()
@@ -252,4 +323,6 @@ def run_demo(
         creatives_by_product=log.creatives_by_product,
         click_model_seed=seed,
         plot_path=plot_traffic(report, plot_path) if plot_path is not None else None,
+        model=log.model,
+        model_error=log.model_error,
     )
