@@ -20,6 +20,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield running
 
 
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[object]:
+    """A Tansu broker of its own for one test, with every CreativeLoop topic created: its own
+    consumer-group offsets, changelogs and event-time clocks."""
+    import asyncio
+
+    from creativeloop.kit.admin import ensure_topics
+    from creativeloop.kit.broker import TansuBroker
+    from creativeloop.kit.settings import CommonSettings
+
+    with TansuBroker(log_path=tmp_path / "tansu.log") as running:
+        asyncio.run(ensure_topics(CommonSettings(bootstrap_servers=running.bootstrap_servers)))
+        yield running
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]

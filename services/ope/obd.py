@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from creativeloop.kit.wheeldata import downloaded_wheel, sha256_file
 from numpy.typing import NDArray
 
 WHEEL_REQUIREMENT = "obp==0.4.1"
@@ -85,14 +83,6 @@ def _member(relative: str) -> str:
     return _PRIOR_MEMBER if relative == PRIOR_FILE else _DATA_PREFIX + relative
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_atomically(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -137,7 +127,7 @@ def extract_obd(wheel: Path, data_dir: Path, campaigns: Iterable[str] = CAMPAIGN
 
 
 def _present(data_dir: Path, wanted: list[str]) -> bool:
-    return all((data_dir / f).is_file() and _sha256_file(data_dir / f) == FILES[f] for f in wanted)
+    return all((data_dir / f).is_file() and sha256_file(data_dir / f) == FILES[f] for f in wanted)
 
 
 def fetch_obd(data_dir: Path = DEFAULT_DATA_DIR, campaigns: Iterable[str] = CAMPAIGNS) -> Path:
@@ -151,28 +141,8 @@ def fetch_obd(data_dir: Path = DEFAULT_DATA_DIR, campaigns: Iterable[str] = CAMP
     wanted = _wanted(campaigns)
     if _present(data_dir, wanted):
         return data_dir
-    with tempfile.TemporaryDirectory(prefix="creativeloop-obd-") as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--quiet",
-            WHEEL_REQUIREMENT,
-            "-d",
-            tmp,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip()[-2000:]}"
-            )
-        wheels = sorted(Path(tmp).glob("obp-*.whl"))
-        if not wheels:
-            raise RuntimeError(f"pip download of {WHEEL_REQUIREMENT} left no wheel in {tmp}")
-        extract_obd(wheels[0], data_dir, campaigns)
+    with downloaded_wheel(WHEEL_REQUIREMENT, "obp-*.whl") as wheel:
+        extract_obd(wheel, data_dir, campaigns)
     return data_dir
 
 
@@ -359,7 +329,7 @@ def load_obd(data_dir: Path = DEFAULT_DATA_DIR, behavior: str = "random", campai
                 f"Open Bandit Dataset file not found at {path}: fetch it once with "
                 f"`{FETCH_COMMAND} --data-dir {data_dir}` (downloads {WHEEL_REQUIREMENT} through pip)"
             )
-        digest = _sha256_file(path)
+        digest = sha256_file(path)
         if digest != FILES[relative]:
             raise ValueError(f"{path} has sha256 {digest}, expected {FILES[relative]}: run `{FETCH_COMMAND}`")
     return read_logs(log_path, read_item_context(context_path), behavior, campaign)
@@ -405,6 +375,6 @@ def load_bts_prior(data_dir: Path = DEFAULT_DATA_DIR, campaign: str = "all") -> 
     path = data_dir / PRIOR_FILE
     if not path.is_file():
         raise OBDMissing(f"{path} not found: fetch it once with `{FETCH_COMMAND} --data-dir {data_dir}`")
-    if _sha256_file(path) != FILES[PRIOR_FILE]:
+    if sha256_file(path) != FILES[PRIOR_FILE]:
         raise ValueError(f"{path} has an unexpected sha256: run `{FETCH_COMMAND}`")
     return parse_bts_prior(path.read_text())[campaign]

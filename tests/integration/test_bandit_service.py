@@ -11,14 +11,13 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
-from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.codec import encode
 from creativeloop.kit.context import stats_key
@@ -135,14 +134,6 @@ class BanditProcess:
             for labels, value in self.samples("creativeloop_events_total")
             if labels["group"] == APP_ID
         }
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    """A broker per test: its own consumer group offsets, changelogs and event-time clocks."""
-    with TansuBroker(log_path=tmp_path / "tansu.log") as running:
-        asyncio.run(ensure_topics(CommonSettings(bootstrap_servers=running.bootstrap_servers)))
-        yield running
 
 
 @pytest.fixture

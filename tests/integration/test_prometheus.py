@@ -9,7 +9,6 @@ recording rules evaluate over it and every rule of rules.yml evaluates without e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -26,10 +25,8 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.processes import terminate
-from creativeloop.kit.settings import CommonSettings
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import common_pb2, understanding_pb2, understanding_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -101,13 +98,6 @@ def health(target: str) -> int:
         except grpc.RpcError:
             return int(health_pb2.HealthCheckResponse.UNKNOWN)
         return int(reply.status)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    with TansuBroker(log_path=tmp_path / "tansu.log") as running:
-        asyncio.run(ensure_topics(CommonSettings(bootstrap_servers=running.bootstrap_servers)))
-        yield running
 
 
 @pytest.fixture
