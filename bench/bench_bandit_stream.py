@@ -34,7 +34,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import grpc
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.kit.admin import ensure_topics
@@ -45,9 +44,9 @@ from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.processes import terminate
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS
+from creativeloop.stack import wait_serving
 from creativeloop.v1 import events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 NS_PER_S = 1_000_000_000
 #: Event time of the first impression (any fixed instant: the service runs on event time).
@@ -146,24 +145,6 @@ async def raw_read(bootstrap: str, records: int) -> float:
         await consumer.stop()
 
 
-async def wait_serving(port: int, process: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"bandit exited with {process.returncode}; see {log}")
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"bandit not SERVING after {timeout_s}s; see {log}")
-            await asyncio.sleep(0.05)
-
-
 async def bandit_run(
     bootstrap: str, args: argparse.Namespace, expected: dict[str, tuple[float, float]], work: Path
 ) -> dict[str, float]:
@@ -203,7 +184,7 @@ async def bandit_run(
             [sys.executable, "-m", "creativeloop.bandit"], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     try:
-        await wait_serving(grpc_port, process, 120, log)
+        await wait_serving(f"127.0.0.1:{grpc_port}", process, 120, lambda: f"see {log}")
         serving = time.perf_counter()
         deadline = serving + args.timeout_s
         while not done():

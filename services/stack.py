@@ -6,10 +6,12 @@ and end-to-end tests start, so the tests exercise exactly what a developer runs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -82,6 +84,31 @@ def health_status(target: str, timeout_s: float = 1.0) -> int:
         except grpc.RpcError:
             return int(health_pb2.HealthCheckResponse.UNKNOWN)
         return int(reply.status)
+
+
+async def wait_serving(
+    target: str, process: subprocess.Popen[bytes], timeout_s: float, describe: Callable[[], str]
+) -> None:
+    """Wait (bounded) until the gRPC server at `target` reports SERVING.
+
+    Fails fast with `describe()` (e.g. a log tail) if `process` exits or the time runs out.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            if process.poll() is not None:
+                raise StackError(f"{target}: process exited with {process.returncode}\n{describe()}")
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if loop.time() > deadline:
+                raise StackError(f"{target}: not SERVING after {timeout_s}s\n{describe()}")
+            await asyncio.sleep(0.1)
 
 
 @dataclass

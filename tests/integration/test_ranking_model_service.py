@@ -30,8 +30,8 @@ from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
 from creativeloop.ranking.synthetic import SimulationResult, simulate, synthetic_catalogue
 from creativeloop.ranking.training import TrainOptions, train_from_kafka
+from creativeloop.stack import wait_serving
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.unit.test_ranking_training import PlantedTaste
 
@@ -82,22 +82,7 @@ class RankingProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def wait_serving(self, timeout_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        async with grpc.aio.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"ranking exited with {self.process.returncode}:\n{self.log_tail()}")
-                try:
-                    reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.aio.AioRpcError:
-                    pass
-                if loop.time() > deadline:
-                    raise AssertionError(f"ranking not SERVING after {timeout_s}s:\n{self.log_tail()}")
-                await asyncio.sleep(0.2)
+        await wait_serving(self.target, self.process, timeout_s, self.log_tail)
 
 
 @pytest.fixture
