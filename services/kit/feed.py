@@ -51,6 +51,9 @@ class TopicFeed(Generic[M]):
             assigned = [TopicPartition(self._topic.name, p) for p in sorted(partitions)]
             consumer.assign(assigned)
             await consumer.seek_to_beginning(*assigned)
+            # What existed when we started. Tansu reports "latest" as the first offset of the last
+            # batch + 1 (FIELD_NOTES), so this is a lower bound there and exact on Apache Kafka.
+            start_ends = await consumer.end_offsets(assigned)
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)
                 for records in batches.values():
@@ -61,9 +64,11 @@ class TopicFeed(Generic[M]):
                             log.warning("skipped invalid record", topic=record.topic, reason=exc.reason)
                             continue
                         self._apply((record.key or b"").decode(), event)
-                if not batches:
-                    # An empty poll after reading from the start means we have caught up. (Tansu's
-                    # "latest" offset is wrong, so end offsets cannot be trusted for this.)
-                    self.caught_up.set()
+                if not batches and not self.caught_up.is_set():
+                    # Caught up: every partition is past what existed at start, and a poll came
+                    # back empty (which also covers Tansu's short "latest" offset).
+                    positions = [await consumer.position(tp) for tp in assigned]
+                    if all(pos >= start_ends[tp] for pos, tp in zip(positions, assigned, strict=True)):
+                        self.caught_up.set()
         finally:
             await consumer.stop()
