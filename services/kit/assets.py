@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 from urllib.parse import urlparse
+
+from creativeloop.kit.files import write_atomically
 
 _EXTENSIONS = {
     "image/png": ".png",
@@ -30,10 +31,7 @@ class FilesystemAssetStore:
         digest = hashlib.sha256(content).hexdigest()
         path = self.root / digest[:2] / (digest + _EXTENSIONS.get(mime_type, ".bin"))
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f"{path.suffix}.{uuid.uuid4().hex}.tmp")  # unique per writer
-            tmp.write_bytes(content)
-            tmp.replace(path)  # atomic: readers never see a half-written asset
+            write_atomically(path, content)  # readers never see a half-written asset
         return path.as_uri(), digest
 
     def get(self, uri: str) -> bytes:

