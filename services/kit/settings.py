@@ -58,3 +58,39 @@ class ServiceSettings(BaseSettings):
     @property
     def grpc_target(self) -> str:
         return f"{self.grpc_host}:{self.grpc_port}"
+
+
+class ModelSettings(BaseSettings):
+    """How every process reaches its models: embedded onnxruntime (default) or a Triton server."""
+
+    model_config = SettingsConfigDict(env_prefix="CREATIVELOOP_MODELS_", extra="ignore")
+
+    backend: Literal["embedded", "triton"] = Field(
+        "embedded", description="`embedded` runs onnxruntime in-process; `triton` calls a Triton server."
+    )
+    repository: Path = Field(
+        Path("deploy/model-repository"),
+        description="Triton-layout model repository the embedded backend loads (`creativeloop models build`).",
+    )
+    providers: str = Field(
+        "CPUExecutionProvider",
+        description="onnxruntime execution providers, comma-separated, in order of preference "
+        "(`CUDAExecutionProvider,CPUExecutionProvider` with the gpu extra). The first must be active.",
+    )
+    intra_op_threads: int = Field(1, ge=0, description="onnxruntime threads inside one operator (0 = one per core).")
+    inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across operators (0 = default).")
+    micro_batch_max: int = Field(
+        0, ge=0, le=1024, description="Embedded: join concurrent calls into batches of up to this many rows (0 = off)."
+    )
+    micro_batch_wait_ms: float = Field(
+        2.0, ge=0, le=100, description="Embedded: how long a call waits for others to join its batch."
+    )
+    triton_url: str = Field("127.0.0.1:8001", description="Triton gRPC endpoint (host:port).")
+    triton_timeout_s: float = Field(10.0, gt=0, description="Deadline of one Triton call, in seconds.")
+    triton_retries: int = Field(
+        2, ge=0, le=10, description="Extra tries after UNAVAILABLE or DEADLINE_EXCEEDED (never after bad input)."
+    )
+
+    @property
+    def provider_list(self) -> list[str]:
+        return [p.strip() for p in self.providers.split(",") if p.strip()]

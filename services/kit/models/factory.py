@@ -1,0 +1,26 @@
+"""Pick the model backend from settings: the one place that knows both backends exist."""
+
+from __future__ import annotations
+
+from creativeloop.kit.models.client import ModelClient
+from creativeloop.kit.settings import ModelSettings
+
+
+def model_client_from_settings(settings: ModelSettings | None = None) -> ModelClient:
+    settings = settings or ModelSettings()
+    if settings.backend == "triton":
+        from creativeloop.kit.models.triton import TritonModelClient
+
+        return TritonModelClient(
+            settings.triton_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
+        )
+    from creativeloop.kit.models.embedded import EmbeddedModelClient
+
+    return EmbeddedModelClient(
+        settings.repository,
+        providers=settings.provider_list,
+        intra_op_threads=settings.intra_op_threads,
+        inter_op_threads=settings.inter_op_threads,
+        micro_batch_max=settings.micro_batch_max,
+        micro_batch_wait_ms=settings.micro_batch_wait_ms,
+    )
