@@ -257,6 +257,6 @@ class LocalStack:
 
 def settings_classes() -> list[type[BaseSettings]]:
     """Every settings class, for the configuration reference."""
-    from creativeloop.kit.settings import CommonSettings
+    from creativeloop.kit.settings import CommonSettings, ModelSettings
 
-    return [CommonSettings, *(spec.settings for spec in SERVICES)]
+    return [CommonSettings, ModelSettings, *(spec.settings for spec in SERVICES)]

@@ -10,8 +10,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+DEPENDENCY_UP = Gauge(
+    "creativeloop_dependency_up",
+    "1 while a dependency the service needs to serve (e.g. its model backend) answers, else 0.",
+    ["service", "dependency"],
+)
 STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", ["grpc_service", "grpc_method"])
 HANDLED = Counter(
     "grpc_server_handled_total",

@@ -16,7 +16,8 @@ from typing import Any
 
 import grpc
 from creativeloop.kit.logs import get_logger
-from creativeloop.kit.metrics import MetricsInterceptor, start_metrics_server
+from creativeloop.kit.metrics import DEPENDENCY_UP, MetricsInterceptor, start_metrics_server
+from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.settings import ServiceSettings
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -50,6 +51,11 @@ class ServiceRuntime:
     #: Awaited after the server starts and before health turns SERVING (e.g. warm caches).
     ready_check: Callable[[], Coroutine[Any, Any, None]] | None = None
     on_stop: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    #: Polled while the service runs (e.g. "is Triton reachable?"): health follows it, turning
+    #: NOT_SERVING with the reason logged and `creativeloop_dependency_up` at 0, and back.
+    dependency_check: Callable[[], Coroutine[Any, Any, BackendHealth]] | None = None
+    dependency_name: str = "models"
+    dependency_interval_s: float = 5.0
     health: health.aio.HealthServicer = field(default_factory=health.aio.HealthServicer)
     bound_port: int = 0
     metrics_port: int = 0
@@ -61,6 +67,25 @@ class ServiceRuntime:
     async def _set_health(self, status: int) -> None:
         for name in ["", *(s.name for s in self.servicers)]:
             await self.health.set(name, status)
+
+    async def _watch_dependency(self) -> None:
+        """Health follows the dependency: SERVING only while it answers, the reason logged on change."""
+        assert self.dependency_check is not None
+        serving: bool | None = None
+        while True:
+            status = await self.dependency_check()
+            DEPENDENCY_UP.labels(self.service, self.dependency_name).set(1 if status.ok else 0)
+            if status.ok != serving:
+                serving = status.ok
+                if status.ok:
+                    log.info("dependency available", dependency=self.dependency_name)
+                    await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+                else:
+                    log.warning(
+                        "dependency unavailable", dependency=self.dependency_name, reason=status.reason
+                    )
+                    await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+            await asyncio.sleep(self.dependency_interval_s)
 
     @staticmethod
     def _first_failure(done: set[asyncio.Task[Any]]) -> BaseException | None:
@@ -113,8 +138,11 @@ class ServiceRuntime:
                     ready.cancel()
                 failure = self._first_failure(done)
             if failure is None and not self._stop.is_set():
-                await self._set_health(health_pb2.HealthCheckResponse.SERVING)
                 log.info("serving", grpc_port=self.bound_port, metrics_port=self.metrics_port)
+                if self.dependency_check is None:
+                    await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+                else:
+                    waiting.append(asyncio.create_task(self._watch_dependency(), name="dependency"))
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 failure = self._first_failure(done)
         finally:

@@ -70,17 +70,23 @@ class ModelSettings(BaseSettings):
     )
     repository: Path = Field(
         Path("deploy/model-repository"),
-        description="Triton-layout model repository the embedded backend loads (`creativeloop models build`).",
+        description="Triton-layout model repository the embedded backend loads "
+        "(`creativeloop models build`).",
     )
     providers: str = Field(
         "CPUExecutionProvider",
         description="onnxruntime execution providers, comma-separated, in order of preference "
         "(`CUDAExecutionProvider,CPUExecutionProvider` with the gpu extra). The first must be active.",
     )
-    intra_op_threads: int = Field(1, ge=0, description="onnxruntime threads inside one operator (0 = one per core).")
+    intra_op_threads: int = Field(
+        1, ge=0, description="onnxruntime threads inside one operator (0 = one per core)."
+    )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across operators (0 = default).")
     micro_batch_max: int = Field(
-        0, ge=0, le=1024, description="Embedded: join concurrent calls into batches of up to this many rows (0 = off)."
+        0,
+        ge=0,
+        le=1024,
+        description="Embedded: join concurrent calls into batches of up to this many rows (0 = off).",
     )
     micro_batch_wait_ms: float = Field(
         2.0, ge=0, le=100, description="Embedded: how long a call waits for others to join its batch."
@@ -88,7 +94,7 @@ class ModelSettings(BaseSettings):
     triton_url: str = Field("127.0.0.1:8001", description="Triton gRPC endpoint (host:port).")
     triton_timeout_s: float = Field(10.0, gt=0, description="Deadline of one Triton call, in seconds.")
     triton_retries: int = Field(
-        2, ge=0, le=10, description="Extra tries after UNAVAILABLE or DEADLINE_EXCEEDED (never after bad input)."
+        2, ge=0, le=10, description="Retries after UNAVAILABLE or DEADLINE_EXCEEDED, never after bad input."
     )
 
     @property

@@ -119,3 +119,57 @@ async def test_a_port_in_use_by_another_server_fails_instead_of_sharing(runtime:
     twin = ServiceRuntime("twin", ServiceSettings(grpc_port=rt.bound_port, metrics_port=0), [])
     with pytest.raises(RuntimeError, match="Failed to bind"):
         await asyncio.wait_for(twin.run(), 10)
+
+
+async def test_health_follows_the_dependency_check_and_metrics_say_so() -> None:
+    """A service whose model backend is gone is NOT_SERVING (reason logged), and recovers."""
+    from creativeloop.kit.models.client import BackendHealth
+
+    up = asyncio.Event()
+
+    async def models_available() -> BackendHealth:
+        return BackendHealth(True) if up.is_set() else BackendHealth(False, "triton at x unreachable")
+
+    rt = ServiceRuntime(
+        "deps",
+        ServiceSettings(grpc_port=0, metrics_port=0, shutdown_grace_s=0.2),
+        [
+            GrpcServicer(
+                EchoUnderstanding(), understanding_pb2_grpc.add_UnderstandingServiceServicer_to_server, NAME
+            )
+        ],
+        dependency_check=models_available,
+        dependency_interval_s=0.05,
+    )
+    task = asyncio.create_task(rt.run())
+    while rt.bound_port == 0:
+        await asyncio.sleep(0.01)
+
+    async def status() -> int:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{rt.bound_port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            return int((await stub.Check(health_pb2.HealthCheckRequest(service=NAME))).status)
+
+    def dependency_up() -> float:
+        url = f"http://127.0.0.1:{rt.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return metric_value(text, "creativeloop_dependency_up", service="deps", dependency="models")
+
+    await asyncio.sleep(0.3)
+    assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert dependency_up() == 0.0
+    up.set()
+    for _ in range(100):
+        if await status() == health_pb2.HealthCheckResponse.SERVING:
+            break
+        await asyncio.sleep(0.05)
+    assert await status() == health_pb2.HealthCheckResponse.SERVING
+    assert dependency_up() == 1.0
+    up.clear()
+    for _ in range(100):
+        if await status() == health_pb2.HealthCheckResponse.NOT_SERVING:
+            break
+        await asyncio.sleep(0.05)
+    assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    rt.stop()
+    await task
