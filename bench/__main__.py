@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.bench_rank", "bench.bench_bandit_stream")
+BENCHMARKS = ("bench.bench_rank", "bench.bench_bandit_stream", "bench.bench_models")
 
 
 def main() -> int:

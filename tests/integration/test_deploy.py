@@ -5,7 +5,10 @@ every service toggled and with one service at a time, and each rendering is vali
 Kubernetes 1.34 API schemas (`kubernetes-validate --strict`). The rendered manifests are then
 checked against the code: the services, default ports and environment variable names come from
 `creativeloop.stack.SERVICES` and the settings classes, so the chart and the code cannot drift
-apart. The Prometheus config and rules go through `promtool check` and `promtool test rules`.
+apart. The model setups (embedded onnxruntime on CPU or GPU, the chart's own Triton on a GPU with an
+S3 or volume repository, an external Triton) are rendered the same way, their CREATIVELOOP_MODELS_*
+variables parsed back into ModelSettings, and inconsistent model values must fail `helm template`
+with a message. The Prometheus config and rules go through `promtool check` and `promtool test rules`.
 
 The tools come from scripts/install-ops-tools.sh (helm and kubernetes-validate under .tools/bin,
 prometheus/promtool from apt); a missing tool fails the test with that hint.
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from creativeloop.kit.settings import CommonSettings
+from creativeloop.kit.settings import CommonSettings, ModelSettings
 from creativeloop.stack import SERVICES, ServiceSpec
 
 pytestmark = pytest.mark.integration
@@ -181,6 +184,12 @@ def common_env_names() -> set[str]:
     return {f"{prefix}{name}".upper() for name in CommonSettings.model_fields}
 
 
+def model_env_names() -> set[str]:
+    """CREATIVELOOP_MODELS_*: the model client's settings, which the chart sets on every service."""
+    prefix = str(ModelSettings.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in ModelSettings.model_fields}
+
+
 def service_env_names(spec: ServiceSpec) -> set[str]:
     return {
         f"{spec.env_prefix}{name}".upper()
@@ -303,7 +312,7 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
         assert "httpGet" not in c[probe] and "exec" not in c[probe]
 
     env = env_of(c)
-    allowed = common_env_names() | service_env_names(spec)
+    allowed = common_env_names() | model_env_names() | service_env_names(spec)
     unknown = {n for n in env if n.startswith("CREATIVELOOP_")} - allowed
     assert not unknown, f"{spec.name}: the chart sets variables no settings class reads: {sorted(unknown)}"
     prefix = spec.env_prefix
@@ -317,6 +326,9 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
     assert env["CREATIVELOOP_LOG_FORMAT"]["value"] == values["log"]["format"]
     for name, value in block["env"].items():
         assert env[name]["value"] == str(value)
+    assert {n: e["value"] for n, e in env.items() if n in model_env_names()} == expected_models_env(
+        values, spec.name
+    )
     for extra in block["extraEnv"]:
         assert env[extra["name"]] == extra
 
@@ -560,3 +572,416 @@ def test_prometheus_rules_are_valid() -> None:
 
 def test_prometheus_rules_unit_tests() -> None:
     run([tool("promtool"), "test", "rules", "rules_test.yml"], cwd=PROMETHEUS_DIR)
+
+
+# --- models and Triton --------------------------------------------------------------------------
+
+#: The model setups the chart supports, as values over the defaults.
+MODEL_SCENARIOS: dict[str, dict[str, Any]] = {
+    "embedded-cpu-default": {},
+    "embedded-gpu-volume": {
+        "models": {
+            "intraOpThreads": 2,
+            "interOpThreads": 2,
+            "microBatchMax": 32,
+            "microBatchWaitMs": 2.5,
+            "existingClaim": "model-repository",
+            "subPath": "v7",
+        },
+        # onnxruntime-gpu on the GPU for understanding only; the others stay on the CPU.
+        "services": {
+            "understanding": {
+                "models": {"providers": "CUDAExecutionProvider,CPUExecutionProvider", "intraOpThreads": 4},
+                "resources": {"limits": {"memory": "4Gi", "nvidia.com/gpu": 1}},
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            },
+            # 0 (onnxruntime's default) must win over the shared 2.
+            "ranking": {"models": {"interOpThreads": 0}},
+        },
+    },
+    "triton-gpu-s3": {
+        "models": {"backend": "triton", "tritonTimeoutSeconds": 3, "tritonRetries": 4},
+        "triton": {
+            "enabled": True,
+            "replicas": 2,
+            "image": {"tag": "26.08-py3", "pullPolicy": "Always"},
+            "gpu": {"enabled": True, "count": 1},
+            "modelRepository": {"url": "s3://ads-models/creativeloop/v7", "credentialsSecret": "models-s3"},
+            "modelConfigName": "gpu",
+            "extraArgs": ["--log-verbose=1"],
+            "nodeSelector": {"pool": "gpu"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}],
+            "pdb": {"enabled": True, "minAvailable": 1},
+            "strategy": {"type": "Recreate"},
+            "env": {"AWS_DEFAULT_REGION": "eu-west-1"},
+        },
+    },
+    "triton-cpu-pvc": {
+        "models": {"backend": "triton"},
+        "triton": {
+            "enabled": True,
+            "modelRepository": {
+                "persistence": {"enabled": True, "storageClass": "nfs", "size": "20Gi"},
+                "subPath": "repository",
+            },
+        },
+    },
+    "triton-existing-claim": {
+        "models": {"backend": "triton"},
+        "triton": {
+            "enabled": True,
+            "gpu": {"enabled": True, "count": 2},
+            "modelRepository": {"existingClaim": "models"},
+        },
+    },
+    "external-triton": {"models": {"backend": "triton", "tritonUrl": "triton.ml.svc.cluster.local:8001"}},
+}
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """`over` on top of `base`, maps merged key by key (as Helm merges a values file)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {
+            key: deep_merge(base.get(key), over[key]) if key in over else base[key] for key in {*base, *over}
+        }
+    return json.loads(json.dumps(over))
+
+
+def scenario_values(name: str) -> dict[str, Any]:
+    merged: dict[str, Any] = deep_merge(default_values(), MODEL_SCENARIOS[name])
+    return merged
+
+
+def as_env_value(value: Any) -> str:
+    """How the chart writes a number or string into an environment variable."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def expected_models_env(values: dict[str, Any], service: str) -> dict[str, str]:
+    """The CREATIVELOOP_MODELS_* variables `service` must carry for `values`."""
+    models = deep_merge(default_values()["models"], values.get("models", {}))
+    models = deep_merge(models, values["services"][service].get("models", {}))
+    triton = deep_merge(default_values()["triton"], values.get("triton", {}))
+    env = {"CREATIVELOOP_MODELS_BACKEND": models["backend"]}
+    if models["backend"] == "embedded":
+        env |= {
+            "CREATIVELOOP_MODELS_REPOSITORY": models["repositoryPath"],
+            "CREATIVELOOP_MODELS_PROVIDERS": models["providers"],
+            "CREATIVELOOP_MODELS_INTRA_OP_THREADS": as_env_value(models["intraOpThreads"]),
+            "CREATIVELOOP_MODELS_INTER_OP_THREADS": as_env_value(models["interOpThreads"]),
+            "CREATIVELOOP_MODELS_MICRO_BATCH_MAX": as_env_value(models["microBatchMax"]),
+            "CREATIVELOOP_MODELS_MICRO_BATCH_WAIT_MS": as_env_value(models["microBatchWaitMs"]),
+        }
+    else:
+        url = models["tritonUrl"] or f"{component_name('triton')}:{triton['ports']['grpc']}"
+        env |= {
+            "CREATIVELOOP_MODELS_TRITON_URL": url,
+            "CREATIVELOOP_MODELS_TRITON_TIMEOUT_S": as_env_value(models["tritonTimeoutSeconds"]),
+            "CREATIVELOOP_MODELS_TRITON_RETRIES": as_env_value(models["tritonRetries"]),
+        }
+    return env
+
+
+def render_scenario(name: str) -> list[Manifest]:
+    unknown = OPERATOR_KINDS if MODEL_SCENARIOS[name].get("triton", {}).get("serviceMonitor") else frozenset()
+    return render(MODEL_SCENARIOS[name], unknown_kinds=unknown)
+
+
+def check_triton(manifests: list[Manifest], values: dict[str, Any]) -> None:
+    """The Triton objects agree with `values` (or do not exist when Triton is off)."""
+    triton = values["triton"]
+    name = component_name("triton")
+    objects = {m["kind"]: m for m in manifests if m["metadata"]["name"].startswith(name)}
+    if not triton["enabled"]:
+        assert not objects, f"Triton is off but the chart rendered {sorted(objects)}"
+        assert "triton" not in workloads(manifests)
+        return
+    workload = workloads(manifests)["triton"]
+    assert workload["metadata"]["name"] == name
+    assert workload["spec"]["replicas"] == triton["replicas"]
+    pod = workload["spec"]["template"]["spec"]
+    c = container(workload)
+    assert c["image"] == f"{triton['image']['repository']}:{triton['image']['tag']}"
+    assert c["image"].startswith("nvcr.io/nvidia/tritonserver:") and c["image"].endswith("-py3")
+    # The image's entrypoint (CUDA compatibility checks) must stay: args only, no command.
+    assert "command" not in c
+    args = c["args"]
+    assert args[0] == "tritonserver"
+    repo = triton["modelRepository"]
+    repository = repo["url"] or repo["mountPath"]
+    assert f"--model-repository={repository}" in args
+    for flag in (
+        "--model-control-mode=none",
+        "--disable-auto-complete-config",
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        f"--exit-timeout-secs={triton['exitTimeoutSeconds']}",
+        f"--http-port={triton['ports']['http']}",
+        f"--grpc-port={triton['ports']['grpc']}",
+        f"--metrics-port={triton['ports']['metrics']}",
+        f"--allow-gpu-metrics={str(triton['gpu']['enabled']).lower()}",
+        *triton["extraArgs"],
+    ):
+        assert flag in args, f"tritonserver lacks {flag}: {args}"
+    config_name = [a for a in args if a.startswith("--model-config-name")]
+    assert config_name == (
+        [f"--model-config-name={triton['modelConfigName']}"] if triton["modelConfigName"] else []
+    )
+    assert triton["exitTimeoutSeconds"] < pod["terminationGracePeriodSeconds"]
+
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002} == triton["ports"]
+    for probe, path in (
+        ("startupProbe", "/v2/health/ready"),
+        ("livenessProbe", "/v2/health/live"),
+        ("readinessProbe", "/v2/health/ready"),
+    ):
+        assert c[probe]["httpGet"] == {"path": path, "port": "http"}, f"triton {probe}"
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, "models need time to load"
+
+    limits = c["resources"].get("limits", {})
+    if triton["gpu"]["enabled"]:
+        assert limits["nvidia.com/gpu"] == triton["gpu"]["count"]
+        assert pod["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+        for key, value in triton["nodeSelector"].items():
+            assert pod["nodeSelector"][key] == value
+        for toleration in triton["tolerations"]:
+            assert toleration in pod["tolerations"]
+    else:
+        assert "nvidia.com/gpu" not in limits
+        assert "nvidia.com/gpu.present" not in pod.get("nodeSelector", {})
+
+    # The tritonserver image's user is uid/gid 1000 (triton-server).
+    assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts["tmp"]["mountPath"] == "/tmp" and mounts["shm"]["mountPath"] == "/dev/shm"
+    assert volumes["shm"]["emptyDir"]["medium"] == "Memory"
+    env = env_of(c)
+    if repo["url"]:
+        assert "models" not in mounts
+        secrets = [source["secretRef"]["name"] for source in c.get("envFrom", [])]
+        assert secrets == ([repo["credentialsSecret"]] if repo["credentialsSecret"] else [])
+    else:
+        claim = repo["existingClaim"] or f"{name}-models"
+        assert volumes["models"]["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
+        assert mounts["models"]["mountPath"] == repo["mountPath"] and mounts["models"]["readOnly"] is True
+        assert mounts["models"].get("subPath", "") == repo["subPath"]
+    for key, value in triton["env"].items():
+        assert env[key]["value"] == str(value)
+
+    claims = by_kind(manifests, "PersistentVolumeClaim")
+    if repo["persistence"]["enabled"] and not repo["existingClaim"]:
+        created = claims[f"{name}-models"]
+        assert created["spec"]["accessModes"] == repo["persistence"]["accessModes"]
+        assert created["spec"]["resources"]["requests"]["storage"] == repo["persistence"]["size"]
+    else:
+        assert f"{name}-models" not in claims
+
+    service = by_kind(manifests, "Service")[name]
+    assert service["spec"]["selector"].items() <= workload["spec"]["template"]["metadata"]["labels"].items()
+    service_ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert service_ports == {"http": (8000, "http"), "grpc": (8001, "grpc"), "metrics": (8002, "metrics")}
+    # No CreativeLoop service's selector may pick up the Triton pods, and the other way round.
+    for spec in SERVICES:
+        if spec.name in workloads(manifests):
+            svc = by_kind(manifests, "Service")[component_name(spec.name)]
+            assert (
+                not svc["spec"]["selector"].items()
+                <= workload["spec"]["template"]["metadata"]["labels"].items()
+            )
+
+    pdb = by_kind(manifests, "PodDisruptionBudget").get(name)
+    assert (pdb is not None) == triton["pdb"]["enabled"]
+    if pdb is not None:
+        assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "triton"
+
+
+@pytest.mark.parametrize("scenario", sorted(MODEL_SCENARIOS))
+def test_model_scenario_lints_strict(scenario: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        run(
+            [
+                tool("helm"),
+                "lint",
+                "--strict",
+                str(CHART),
+                *values_args(MODEL_SCENARIOS[scenario], (), folder),
+            ]
+        )
+
+
+@pytest.mark.parametrize("scenario", sorted(MODEL_SCENARIOS))
+def test_model_scenario_renders(scenario: str) -> None:
+    """Valid against the 1.34 schemas; every service carries the model env; Triton as configured."""
+    values = scenario_values(scenario)
+    manifests = render_scenario(scenario)
+    expected_workloads = {spec.name for spec in SERVICES} | (
+        {"triton"} if values["triton"]["enabled"] else set()
+    )
+    assert set(workloads(manifests)) == expected_workloads
+    for spec in SERVICES:
+        check_service(manifests, spec, values)
+    check_topics_job(manifests, values)
+    check_triton(manifests, values)
+
+    models = values["models"]
+    for spec in SERVICES:
+        pod = workloads(manifests)[spec.name]["spec"]["template"]["spec"]
+        mounts = {m["name"]: m for m in container(workloads(manifests)[spec.name])["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        if models["backend"] == "embedded" and models["existingClaim"]:
+            assert mounts["models"]["mountPath"] == models["repositoryPath"]
+            assert mounts["models"]["readOnly"] is True
+            assert mounts["models"].get("subPath", "") == models["subPath"]
+            assert volumes["models"]["persistentVolumeClaim"]["claimName"] == models["existingClaim"]
+        else:
+            assert "models" not in mounts and "models" not in volumes
+
+
+@pytest.mark.parametrize("scenario", sorted(MODEL_SCENARIOS))
+def test_rendered_models_env_is_valid_for_model_settings(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's variables parse into the ModelSettings the services build their client from."""
+    values = scenario_values(scenario)
+    manifests = render_scenario(scenario)
+    for spec in SERVICES:
+        env = env_of(container(workloads(manifests)[spec.name]))
+        for name in model_env_names():
+            monkeypatch.delenv(name, raising=False)
+        for name in model_env_names() & set(env):
+            monkeypatch.setenv(name, env[name]["value"])
+        settings = ModelSettings()
+        models = deep_merge(values["models"], values["services"][spec.name].get("models", {}))
+        assert settings.backend == models["backend"]
+        if settings.backend == "triton":
+            assert (
+                settings.triton_url
+                == expected_models_env(values, spec.name)["CREATIVELOOP_MODELS_TRITON_URL"]
+            )
+            assert settings.triton_retries == models["tritonRetries"]
+        else:
+            assert str(settings.repository) == models["repositoryPath"]
+            assert settings.provider_list == models["providers"].split(",")
+            assert settings.intra_op_threads == models["intraOpThreads"]
+            assert settings.micro_batch_wait_ms == models["microBatchWaitMs"]
+
+
+def test_per_service_model_overrides() -> None:
+    """A service's own `models` block changes its variables only (here: CUDA for understanding)."""
+    manifests = render_scenario("embedded-gpu-volume")
+    providers = {
+        spec.name: env_of(container(workloads(manifests)[spec.name]))["CREATIVELOOP_MODELS_PROVIDERS"][
+            "value"
+        ]
+        for spec in SERVICES
+    }
+    assert providers.pop("understanding") == "CUDAExecutionProvider,CPUExecutionProvider"
+    assert set(providers.values()) == {"CPUExecutionProvider"}
+    understanding = container(workloads(manifests)["understanding"])
+    assert understanding["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
+def test_chart_sets_every_model_setting() -> None:
+    """Between the two backends the chart sets every ModelSettings field, and nothing else."""
+    rendered: set[str] = set()
+    for scenario in ("embedded-cpu-default", "external-triton"):
+        env = env_of(container(workloads(render_scenario(scenario))["ranking"]))
+        rendered |= {name for name in env if name.startswith("CREATIVELOOP_MODELS_")}
+    assert rendered == model_env_names()
+
+
+def test_triton_service_monitor_is_separate() -> None:
+    """CreativeLoop's ServiceMonitor (job=creativeloop) leaves Triton to its own (job=triton)."""
+    manifests = render(
+        MODEL_SCENARIOS["triton-gpu-s3"],
+        "metrics.serviceMonitor.enabled=true",
+        "triton.serviceMonitor.enabled=true",
+        "triton.serviceMonitor.labels.release=prometheus",
+        unknown_kinds=OPERATOR_KINDS,
+    )
+    monitors = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "ServiceMonitor"}
+    services = by_kind(manifests, "Service")
+
+    def selected(monitor: Manifest) -> set[str]:
+        selector = monitor["spec"]["selector"]
+        found = set()
+        for name, service in services.items():
+            labels = service["metadata"]["labels"]
+            if not selector["matchLabels"].items() <= labels.items():
+                continue
+            excluded = any(
+                e["operator"] == "NotIn" and labels.get(e["key"]) in e["values"]
+                for e in selector.get("matchExpressions", [])
+            )
+            if not excluded:
+                found.add(name)
+        return found
+
+    assert selected(monitors[f"{RELEASE}-creativeloop"]) == {component_name(spec.name) for spec in SERVICES}
+    triton_monitor = monitors[component_name("triton")]
+    assert selected(triton_monitor) == {component_name("triton")}
+    assert triton_monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert [e["port"] for e in triton_monitor["spec"]["endpoints"]] == ["metrics"]
+    job_label = triton_monitor["spec"]["jobLabel"]
+    assert services[component_name("triton")]["metadata"]["labels"][job_label] == "triton"
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["models.backend=triton"], "models.backend=triton needs a Triton server"),
+        (["triton.enabled=true"], "triton.enabled needs a model repository"),
+        (
+            [
+                "triton.enabled=true",
+                "triton.modelRepository.url=s3://b/m",
+                "triton.modelRepository.existingClaim=m",
+            ],
+            "set only one of url, existingClaim and persistence.enabled",
+        ),
+        (
+            [
+                "triton.enabled=true",
+                "triton.modelRepository.existingClaim=m",
+                "triton.modelRepository.credentialsSecret=s",
+            ],
+            "credentialsSecret is for object storage",
+        ),
+        (
+            ["triton.enabled=true", "triton.modelRepository.url=s3://b/m", "triton.exitTimeoutSeconds=60"],
+            "must be below triton.terminationGracePeriodSeconds",
+        ),
+        (
+            ["models.backend=triton", "models.tritonUrl=t:8001", "models.existingClaim=m"],
+            "models.existingClaim mounts the repository for the embedded backend",
+        ),
+        (
+            ["services.ranking.env.CREATIVELOOP_MODELS_PROVIDERS=CUDAExecutionProvider"],
+            "set models.providers or services.ranking.models.providers instead",
+        ),
+        (["commonEnv.CREATIVELOOP_MODELS_TRITON_URL=x:8001"], "set models.tritonUrl instead"),
+        (["models.backend=onnx"], "at '/models/backend': value must be one of"),
+        (
+            ["triton.enabled=true", "triton.modelRepository.url=http://b/m"],
+            "at '/triton/modelRepository/url'",
+        ),
+        (["models.tritonUrl=grpc://triton:8001"], "at '/models/tritonUrl'"),
+        (["triton.gpus=1"], "additional properties 'gpus' not allowed"),
+        (["services.ranking.models.backend=triton"], "additional properties 'backend' not allowed"),
+    ],
+)
+def test_chart_rejects_inconsistent_model_values(sets: list[str], message: str) -> None:
+    args = [tool("helm"), "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION]
+    for item in sets:
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0, f"helm template accepted {sets}"
+    assert message in result.stderr, result.stderr

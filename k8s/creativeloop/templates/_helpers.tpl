@@ -97,3 +97,104 @@ ORT_DISABLE_TELEMETRY: "1"
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end }}
+
+{{/*
+The model client's environment (ModelSettings, prefix CREATIVELOOP_MODELS_): the one place that
+maps the `models` values to variables. Call with (dict "root" $ "svc" $svc "name" $name): the service's own
+`models` block (embedded tuning: providers, threads, micro-batching) over the shared one. A YAML
+list of {name, key, set, value}: `key` is the value that sets the variable (named in the error
+when a user sets it by hand), `set` whether the variable applies to the chosen backend. Every
+service renders the `set` ones and refuses all of them in env/extraEnv/commonEnv.
+*/}}
+{{- define "creativeloop.modelsEnvSpec" -}}
+{{- /* Key by key (not `merge`, which would let the shared value win over a service's 0). */}}
+{{- $m := deepCopy .root.Values.models }}
+{{- range $key, $value := (.svc.models | default dict) }}{{ $_ := set $m $key $value }}{{ end }}
+{{- $own := printf " or services.%s.models" .name }}
+{{- $embedded := eq $m.backend "embedded" }}
+{{- $triton := eq $m.backend "triton" }}
+- {name: CREATIVELOOP_MODELS_BACKEND, key: models.backend, set: true, value: {{ $m.backend | quote }}}
+- {name: CREATIVELOOP_MODELS_REPOSITORY, key: models.repositoryPath, set: {{ $embedded }}, value: {{ $m.repositoryPath | quote }}}
+- {name: CREATIVELOOP_MODELS_PROVIDERS, key: {{ printf "models.providers%s.providers" $own | quote }}, set: {{ $embedded }}, value: {{ $m.providers | quote }}}
+- {name: CREATIVELOOP_MODELS_INTRA_OP_THREADS, key: {{ printf "models.intraOpThreads%s.intraOpThreads" $own | quote }}, set: {{ $embedded }}, value: {{ $m.intraOpThreads | toString | quote }}}
+- {name: CREATIVELOOP_MODELS_INTER_OP_THREADS, key: {{ printf "models.interOpThreads%s.interOpThreads" $own | quote }}, set: {{ $embedded }}, value: {{ $m.interOpThreads | toString | quote }}}
+- {name: CREATIVELOOP_MODELS_MICRO_BATCH_MAX, key: {{ printf "models.microBatchMax%s.microBatchMax" $own | quote }}, set: {{ $embedded }}, value: {{ $m.microBatchMax | toString | quote }}}
+- {name: CREATIVELOOP_MODELS_MICRO_BATCH_WAIT_MS, key: {{ printf "models.microBatchWaitMs%s.microBatchWaitMs" $own | quote }}, set: {{ $embedded }}, value: {{ $m.microBatchWaitMs | toString | quote }}}
+- {name: CREATIVELOOP_MODELS_TRITON_URL, key: models.tritonUrl, set: {{ $triton }}, value: {{ include "creativeloop.tritonUrl" .root | quote }}}
+- {name: CREATIVELOOP_MODELS_TRITON_TIMEOUT_S, key: models.tritonTimeoutSeconds, set: {{ $triton }}, value: {{ $m.tritonTimeoutSeconds | toString | quote }}}
+- {name: CREATIVELOOP_MODELS_TRITON_RETRIES, key: models.tritonRetries, set: {{ $triton }}, value: {{ $m.tritonRetries | toString | quote }}}
+{{- end }}
+
+{{/* The variables of creativeloop.modelsEnvSpec that apply to the chosen backend, as EnvVars.
+Call with (dict "root" $ "svc" $svc "name" $name). */}}
+{{- define "creativeloop.modelsEnv" -}}
+{{- range include "creativeloop.modelsEnvSpec" . | fromYamlArray }}
+{{- if .set }}
+- name: {{ .name }}
+  value: {{ .value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Triton gRPC endpoint the services call: models.tritonUrl, else this release's Triton Service
+(triton.enabled), else "" (only with backend embedded; creativeloop.checkModels fails otherwise).
+*/}}
+{{- define "creativeloop.tritonUrl" -}}
+{{- if .Values.models.tritonUrl }}
+{{- .Values.models.tritonUrl }}
+{{- else if .Values.triton.enabled }}
+{{- printf "%s:%v" (include "creativeloop.componentName" (dict "root" . "name" "triton")) .Values.triton.ports.grpc }}
+{{- end }}
+{{- end }}
+
+{{/* Where Triton reads the repository: the object-storage URL or the mounted volume's path. */}}
+{{- define "creativeloop.tritonRepository" -}}
+{{- $repo := .Values.triton.modelRepository }}
+{{- if $repo.url }}
+{{- $repo.url }}
+{{- else }}
+{{- $repo.mountPath }}
+{{- end }}
+{{- end }}
+
+{{/* Claim of Triton's repository volume ("" with an object-storage URL). */}}
+{{- define "creativeloop.tritonClaim" -}}
+{{- $repo := .Values.triton.modelRepository }}
+{{- if $repo.existingClaim }}
+{{- $repo.existingClaim }}
+{{- else if $repo.persistence.enabled }}
+{{- printf "%s-models" (include "creativeloop.componentName" (dict "root" . "name" "triton")) }}
+{{- end }}
+{{- end }}
+
+{{/* Fail on model and Triton values that contradict each other. Renders nothing. */}}
+{{- define "creativeloop.checkModels" -}}
+{{- $m := .Values.models }}
+{{- $t := .Values.triton }}
+{{- if and (eq $m.backend "triton") (not $m.tritonUrl) (not $t.enabled) }}
+{{- fail "models.backend=triton needs a Triton server: set triton.enabled=true (this release runs one) or models.tritonUrl (host:port of an existing one)" }}
+{{- end }}
+{{- if and (ne $m.backend "embedded") $m.existingClaim }}
+{{- fail "models.existingClaim mounts the repository for the embedded backend: with models.backend=triton, give Triton the repository (triton.modelRepository)" }}
+{{- end }}
+{{- if $t.enabled }}
+{{- $repo := $t.modelRepository }}
+{{- $volumes := 0 }}
+{{- if $repo.url }}{{ $volumes = add1 $volumes }}{{ end }}
+{{- if $repo.existingClaim }}{{ $volumes = add1 $volumes }}{{ end }}
+{{- if $repo.persistence.enabled }}{{ $volumes = add1 $volumes }}{{ end }}
+{{- if eq $volumes 0 }}
+{{- fail "triton.enabled needs a model repository: set triton.modelRepository.url (s3://, gs://, as://), .existingClaim or .persistence.enabled" }}
+{{- end }}
+{{- if gt $volumes 1 }}
+{{- fail "triton.modelRepository: set only one of url, existingClaim and persistence.enabled" }}
+{{- end }}
+{{- if and $repo.credentialsSecret (not $repo.url) }}
+{{- fail "triton.modelRepository.credentialsSecret is for object storage: set triton.modelRepository.url too" }}
+{{- end }}
+{{- if ge (int $t.exitTimeoutSeconds) (int $t.terminationGracePeriodSeconds) }}
+{{- fail (printf "triton.exitTimeoutSeconds (%v) must be below triton.terminationGracePeriodSeconds (%v)" $t.exitTimeoutSeconds $t.terminationGracePeriodSeconds) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -49,6 +49,10 @@ class EmbeddedModelClient:
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="onnxruntime")
+        if "CUDAExecutionProvider" in self.providers and hasattr(ort, "preload_dlls"):
+            # onnxruntime-gpu finds the CUDA/cuDNN libraries of the NVIDIA pip wheels this way,
+            # without LD_LIBRARY_PATH; a no-op where they are system libraries.
+            ort.preload_dlls()
         self._batcher = (
             MicroBatcher(self._run_validated, micro_batch_max, micro_batch_wait_ms / 1000.0, self._executor)
             if micro_batch_max > 1
