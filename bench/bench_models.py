@@ -5,9 +5,10 @@
 Both backends run the same ONNX files with one intra-op thread (embedded: `EmbeddedModelClient`;
 Triton: the python-backend tritonserver from `.venv-triton` on loopback, called through
 `TritonModelClient`). Each cell calls the model back to back for about ``--seconds`` (at least 5
-calls) with the same random inputs, and reports (batch 16 is capped at the model's max_batch_size) p50 latency, rows per second, and the Triton /
-embedded ratios. Outputs are compared too (max absolute difference), so a fast wrong answer shows.
-Needs `creativeloop models build` and `scripts/install-triton.sh` first.
+calls) with the same random inputs, and reports p50 latency, rows per second, and the Triton /
+embedded ratios. Batch 16 is capped at a model's max_batch_size. Outputs are compared too (max
+absolute difference), so a fast wrong answer shows. Needs `creativeloop models build` and
+`scripts/install-triton.sh` first.
 """
 
 from __future__ import annotations
