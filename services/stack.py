@@ -25,6 +25,7 @@ from creativeloop.kit.processes import terminate
 from creativeloop.kit.settings import ServiceSettings
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.understanding.settings import UnderstandingSettings
+from creativeloop.videogen.settings import VideogenSettings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic_settings import BaseSettings
 
@@ -48,6 +49,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("imagegen", "creativeloop.imagegen", ImagegenSettings),
     ServiceSpec("ranking", "creativeloop.ranking", RankingSettings),
     ServiceSpec("bandit", "creativeloop.bandit", BanditSettings),
+    ServiceSpec("videogen", "creativeloop.videogen", VideogenSettings),
 )
 
 

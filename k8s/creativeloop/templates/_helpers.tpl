@@ -2,7 +2,7 @@
 The services this chart deploys, in start order. Each has a block under .Values.services.
 */}}
 {{- define "creativeloop.serviceNames" -}}
-understanding copygen imagegen ranking bandit
+understanding copygen imagegen ranking bandit videogen
 {{- end }}
 
 {{- define "creativeloop.name" -}}
