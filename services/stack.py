@@ -146,9 +146,15 @@ class LocalStack:
         return Path(configured) if configured else self.work_dir / "deploy" / "models" / "ranker"
 
     def common_env(self) -> dict[str, str]:
+        from creativeloop.kit.settings import ModelSettings
+        from creativeloop.understanding.settings import UnderstandingSettings
+
+        # Services run in work_dir: hand them the caller's model repository and data as absolute paths.
         return {
             "CREATIVELOOP_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "CREATIVELOOP_ASSET_DIR": str(self.asset_dir),
+            "CREATIVELOOP_MODELS_REPOSITORY": str(ModelSettings().repository.resolve()),
+            "CREATIVELOOP_UNDERSTANDING_DATA_DIR": str(UnderstandingSettings().data_dir.resolve()),
             **self.extra_env,
         }
 

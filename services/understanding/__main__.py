@@ -6,24 +6,38 @@ import asyncio
 
 from creativeloop.kit.consumer import EventWorker
 from creativeloop.kit.logs import configure_logging
+from creativeloop.kit.models.client import BackendHealth
+from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
 from creativeloop.kit.topics import PRODUCT_CHANGES
-from creativeloop.understanding.service import ProductChangeHandler, UnderstandingServicer
+from creativeloop.understanding.analyzer import REQUIRED_MODELS
+from creativeloop.understanding.profile import ProfileBuilder
+from creativeloop.understanding.service import ProductChangeHandler, ProfileRunner, UnderstandingServicer
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import understanding_pb2, understanding_pb2_grpc
 
 
 async def serve(settings: UnderstandingSettings) -> None:
+    client = model_client_from_settings(settings.models) if settings.analyse_images else None
+    runner = ProfileRunner(ProfileBuilder(settings, client, settings.models.repository), settings.workers)
     producer = EventProducer(settings.common, "understanding")
     await producer.start()
     worker = EventWorker(
         settings.common,
         PRODUCT_CHANGES,
         "understanding",
-        ProductChangeHandler(settings, producer),
+        ProductChangeHandler(runner, producer),
         producer,
     )
+
+    async def models_ready() -> BackendHealth:
+        return await client.health(REQUIRED_MODELS) if client is not None else BackendHealth(True)
+
+    async def close_models() -> None:
+        runner.close()
+        if client is not None:
+            client.close()
 
     async def consumer_ready() -> None:
         await worker.ready.wait()
@@ -33,14 +47,15 @@ async def serve(settings: UnderstandingSettings) -> None:
         settings=settings,
         servicers=[
             GrpcServicer(
-                UnderstandingServicer(settings),
+                UnderstandingServicer(runner),
                 understanding_pb2_grpc.add_UnderstandingServiceServicer_to_server,
                 service_name(understanding_pb2, "UnderstandingService"),
             )
         ],
         tasks=[worker.run],
         ready_check=consumer_ready,
-        on_stop=[producer.stop],
+        on_stop=[producer.stop, close_models],
+        dependency_check=models_ready if client is not None else None,
     )
     await runtime.run()
 

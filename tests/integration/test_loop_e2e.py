@@ -79,6 +79,9 @@ async def test_product_to_creatives_to_rank_to_bandit_and_back(stack: LocalStack
         await wait_until(lambda: profiled() == ids, 60, "a content profile for every product")
         profile = next(e.profile for e in profiles.events() if e.profile.product_id == products[0].product_id)
         assert {"flowy", "linen"} <= {t.text for t in profile.tags}
+        analysis = profile.image_analyses[0]  # the image models ran (embedded backend)
+        assert analysis.sha256 == products[0].images[0].sha256 and analysis.product_mask.uri
+        assert analysis.scene != common_pb2.SCENE_CLASS_UNSPECIFIED and 0 < analysis.product_box.width < 1
 
         def image_creatives(pid: str) -> list[common_pb2.Creative]:
             return [
@@ -189,3 +192,35 @@ async def test_rank_rejects_unknown_product_and_keeps_serving(stack: LocalStack)
         assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert stack.running["ranking"].process is not None
         assert stack.running["ranking"].process.poll() is None
+
+
+async def test_a_corrupt_product_image_is_dead_lettered_and_understanding_goes_on(stack: LocalStack) -> None:
+    settings = CommonSettings(bootstrap_servers=stack.bootstrap_servers)
+    run = uuid.uuid4().hex[:6]
+    broken = common_pb2.Product(
+        product_id=f"broken-{run}",
+        version=1,
+        title="Linen Shirt",
+        images=[common_pb2.Media(content=b"\x89PNG\r\n\x1a\n truncated")],
+    )
+    good = make_product(FilesystemAssetStore(stack.asset_dir), 1, run)
+    async with (
+        EventProducer(settings, "e2e-test") as producer,
+        TopicRecorder(stack.bootstrap_servers, CONTENT_PROFILES) as profiles,
+        TopicRecorder(stack.bootstrap_servers, PRODUCT_CHANGES.dlq) as letters,
+    ):
+        for product in (broken, good):
+            await producer.send(
+                PRODUCT_CHANGES,
+                product.product_id,
+                events_pb2.ProductChanged(product=product, changed_at=now_timestamp()),
+            )
+        await wait_until(
+            lambda: any(e.profile.product_id == good.product_id for e in profiles.events()),
+            60,
+            "the good product",
+        )
+        await wait_until(lambda: bool(letters.events()), 30, "a dead letter for the broken product")
+        letter = letters.events()[-1]
+        assert "images[0]: not a readable image" in letter.reason
+        assert not any(e.profile.product_id == broken.product_id for e in profiles.events())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from creativeloop.kit.broker import free_port
 from creativeloop.kit.models import ModelUnavailableError
 from creativeloop.kit.models.triton import TritonModelClient
