@@ -13,7 +13,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.bench_rank", "bench.bench_bandit_stream", "bench.bench_models", "bench.bench_video")
+BENCHMARKS = (
+    "bench.bench_rank",
+    "bench.bench_bandit_stream",
+    "bench.bench_models",
+    "bench.bench_understanding",
+    "bench.bench_video",
+)
 
 
 def main() -> int:

@@ -71,7 +71,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 }
 BACKGROUND_RGB = (244, 243, 239)
 #: For white and near-white garments: still light and plain, but dark enough to see the garment.
-BACKGROUND_FOR_LIGHT_RGB = (214, 216, 218)
+BACKGROUND_FOR_LIGHT_RGB = (150, 156, 164)
 
 _KNIT = {"Knit", "Ribbed", "Cable-Knit", "Chunky", "Cashmere", "Wool", "Ponte", "Jersey", "Fleece", "Sherpa"}
 _LACE = {"Lace", "Eyelet", "Crochet", "Mesh", "Tulle"}

@@ -165,6 +165,10 @@ async def _run_loop(
             await producer.send_batch(PRODUCT_CHANGES, list(catalogue_changes(products)))
             ids = [p.product_id for p in products]
             await _wait(lambda: set(ids) <= set(observer.profiles), 120, "content profiles")
+            # Only admitted products get creatives (understanding's quality and ad-law gates).
+            ids = [pid for pid in ids if observer.profiles[pid].admission.admitted]
+            if not ids:
+                raise RuntimeError("demo: understanding admitted no product; see the profiles' reason codes")
             await _wait(
                 lambda: (
                     set(ids) <= set(observer.image_creatives_by_product())

@@ -53,9 +53,10 @@ class StageTimer:
 
 
 def words_only(result: OcrResult) -> OcrResult:
-    """Drop lines with no letter or digit: the recogniser reads a big plain shape as "●", which
-    is not text on the picture and must not count towards its text area."""
-    lines = tuple(line for line in result.lines if any(ch.isalnum() for ch in line.text))
+    """Keep lines with at least two letters or digits. The recogniser reads a big plain shape as
+    "●" and a garment's silhouette as "A", "X" or "M" (measured on the demo catalogue); such reads
+    are not text on the picture and must not count towards its text area."""
+    lines = tuple(line for line in result.lines if sum(ch.isalnum() for ch in line.text) >= 2)
     ratio = text_area_ratio(lines, result.width, result.height) if lines else 0.0
     return OcrResult(lines, result.width, result.height, ratio)
 

@@ -6,7 +6,8 @@ model the project trains itself (`creativeloop.understanding.quality_scene train
 
 - **background uniformity**: how plain the border band is (Lab spread, share near its median
   colour) and how much of the picture differs from it (the product's footprint);
-- **text**: the OCR's text-area ratio, line count and tallest line (posters are mostly text);
+- **text**: the OCR's text-area ratio, line and character counts and tallest line (posters are
+  mostly text), over lines with a letter or digit;
 - **people**: the frontal-face Haar cascade (Debian ``opencv-data``) and skin-tone share;
 - **saliency spread**: spectral-residual saliency, its area, spread and offset from the centre;
 - **edges and texture**: edge density overall, in the centre and in the border, the share of
@@ -37,7 +38,7 @@ import numpy.typing as npt
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.image_classifier import MODEL as CLASSIFIER_MODEL
 from creativeloop.kit.models.image_classifier import prepare_image, read_labels
-from creativeloop.understanding.ocr import OcrPipeline, OcrResult
+from creativeloop.understanding.ocr import OcrPipeline, OcrResult, text_area_ratio
 
 Pixels: TypeAlias = npt.NDArray[np.uint8]
 Floats: TypeAlias = npt.NDArray[np.float32]
@@ -385,15 +386,23 @@ def people_signals(image: Pixels) -> dict[str, float]:
 
 
 def text_signals(ocr: OcrResult) -> dict[str, float]:
-    """How much of the picture is text, from the OCR result of the same image."""
+    """How much of the picture is text, from the OCR result of the same image.
+
+    Lines without a letter or digit are left out (the recogniser reads a big plain shape as
+    "●" or "#"), so the signals are the same whether or not the caller filtered them already.
+    """
+    lines = [line for line in ocr.lines if any(ch.isalnum() for ch in line.text)]
     tallest = 0.0
-    for line in ocr.lines:
+    for line in lines:
         ys = [y for _x, y in line.box]
         tallest = max(tallest, (max(ys) - min(ys)) / max(1, ocr.height))
+    ratio = (
+        ocr.text_area_ratio if len(lines) == len(ocr.lines) else text_area_ratio(lines, ocr.width, ocr.height)
+    )
     return {
-        "text_area_ratio": ocr.text_area_ratio,
-        "text_lines_log": math.log1p(len(ocr.lines)),
-        "text_chars_log": math.log1p(sum(len(line.text) for line in ocr.lines)),
+        "text_area_ratio": ratio,
+        "text_lines_log": math.log1p(len(lines)),
+        "text_chars_log": math.log1p(sum(len(line.text) for line in lines)),
         "text_line_height": tallest,
     }
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from creativeloop.understanding.ocr import OcrLine, OcrPipeline, OcrResult
+from creativeloop.understanding.ocr import OcrLine, OcrPipeline, OcrResult, text_area_ratio
 from creativeloop.understanding.quality_scene import TEST, make_example, missing_sources, photo_path
 from creativeloop.understanding.scene import (
     CLASSES,
@@ -132,6 +132,11 @@ def test_text_signals_follow_the_ocr_result() -> None:
     assert signals["text_chars_log"] == pytest.approx(np.log1p(4))
     assert signals["text_line_height"] == pytest.approx(0.2)
     assert text_signals(OcrResult((), 100, 100, 0.0))["text_lines_log"] == 0.0
+    sale = OcrLine("SALE", 0.99, box)
+    shape = OcrLine("●", 0.9, ((0.0, 50.0), (99.0, 50.0), (99.0, 99.0), (0.0, 99.0)))
+    with_shape = text_signals(OcrResult((shape, sale), 100, 100, text_area_ratio([shape, sale], 100, 100)))
+    alone = text_signals(OcrResult((sale,), 100, 100, text_area_ratio([sale], 100, 100)))
+    assert with_shape == alone  # a plain shape read as a symbol is not text
 
 
 def test_classifier_signals_measure_confidence_and_groups(repository: Path) -> None:
