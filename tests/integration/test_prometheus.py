@@ -27,6 +27,7 @@ import grpc
 import pytest
 from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.processes import terminate
+from creativeloop.kit.settings import ModelSettings
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import common_pb2, understanding_pb2, understanding_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -110,6 +111,8 @@ def understanding(broker: TansuBroker, tmp_path: Path) -> Iterator[Service]:
         **os.environ,
         "CREATIVELOOP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "CREATIVELOOP_ASSET_DIR": str(tmp_path / "assets"),
+        # It runs in tmp_path: the model repository by absolute path (as LocalStack does).
+        "CREATIVELOOP_MODELS_REPOSITORY": str(ModelSettings().repository.resolve()),
         f"{prefix}GRPC_PORT": str(grpc_port),
         f"{prefix}METRICS_PORT": str(metrics_port),
         "PYTHONUNBUFFERED": "1",
