@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench.bench_bandit_stream",
     "bench.bench_models",
     "bench.bench_understanding",
+    "bench.bench_render",
     "bench.bench_video",
 )
 
