@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench.bench_models",
     "bench.bench_understanding",
     "bench.bench_render",
+    "bench.bench_copy",
     "bench.bench_video",
 )
 

@@ -1,5 +1,8 @@
-"""Ad copy generation: ranked, explained copy candidates from a content profile.
+"""Ad copy generation: ranked, explained, compliant copy candidates from a content profile.
 
-The skeleton writes copy from templates (`copywriter`); a learned generator joins later behind
-the same `GenerateCopy` contract (candidates carry their `generator`).
+Two generators behind the one `GenerateCopy` contract (each candidate names its `generator`):
+the project's conditional Transformer VAE (`vae`, English, trained on review titles; served as
+two ONNX models through the ModelClient) and templates (`template`, English and Chinese, the
+fallback). `compose.py` ranks selling points, filters by ad law and slot length, dedupes and
+diversifies (MMR).
 """

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from creativeloop.kit.settings import ServiceSettings
+from typing import Literal
+
+from creativeloop.kit.settings import ModelSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
 class CopygenSettings(ServiceSettings):
-    """Copy generation service: candidate counts, length limits, stream output."""
+    """Copy generation service: candidate counts, length limits, generators, stream output."""
 
     model_config = SettingsConfigDict(env_prefix="CREATIVELOOP_COPYGEN_", extra="ignore")
 
@@ -35,3 +37,24 @@ class CopygenSettings(ServiceSettings):
     creatives_per_profile: int = Field(
         4, ge=1, le=50, description="Text creatives the stream stage publishes per admitted profile."
     )
+    creatives_slot: str = Field(
+        "headline",
+        description="Slot whose length limits the stream's text creatives follow (headline, description, "
+        "image; empty: `max_length`).",
+    )
+    generator: Literal["auto", "model", "template"] = Field(
+        "auto",
+        description="`auto`: the learned generator when its models are in the repository, else templates "
+        "(logged); `model`: require it (health fails without it); `template`: templates only.",
+    )
+    model_samples: int = Field(
+        8, ge=1, le=64, description="Latent codes decoded per request by the learned generator."
+    )
+    diversity: float = Field(
+        0.3, ge=0, le=1, description="MMR trade-off: 0 ranks by score only, 1 by novelty only."
+    )
+    models: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
+
+    @property
+    def require_model(self) -> bool:
+        return self.generator == "model"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from creativeloop.kit.settings import ServiceSettings
+from creativeloop.kit.settings import ModelSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -44,17 +44,34 @@ class ImagegenSettings(ServiceSettings):
         _DEJAVU / "DejaVuSans-Bold.ttf", description="Bold font (headlines, prices); `font_path` if missing."
     )
     cjk_font_path: Path = Field(
-        Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),  # Noto CJK works too
         description="Font for text with Chinese characters (Debian `fonts-wqy-microhei`); "
         "`bold_font_path` if missing.",
     )
+    stream_sizes: list[str] = Field(
+        default_factory=lambda: ["1:1", "4:3", "9:16", "1.91:1"],
+        description="Size slots pre-rendered for every admitted product (those a template offers).",
+    )
+    min_mask_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Override of every template's `min_mask_confidence`: below it the whole picture "
+        "is used instead of the cut-out.",
+    )
+    background_generator: Literal["procedural", "model"] = Field(
+        "procedural",
+        description="What fills `generated` backgrounds: `procedural` (in-process colour field) or "
+        "`model` (the `background_generator` model through the model client).",
+    )
+    models: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     default_template: str = Field(
         "split-left", description="Template used when a RenderCreative request names none."
     )
     default_encoding: Literal["png", "jpeg", "webp"] = Field(
         "jpeg",
         description="Encoding of stream creatives and of requests naming none "
-        "(800x800: JPEG ~1 ms, PNG 3-10 ms, WebP 20-35 ms to encode).",
+        "(800x800: JPEG ~2 ms, PNG ~5 ms, WebP ~20 ms to encode; see docs/benchmarks.md).",
     )
     jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality.")
     webp_quality: int = Field(90, ge=1, le=100, description="WebP quality (lossy).")

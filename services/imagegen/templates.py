@@ -1,44 +1,14 @@
-"""The template catalogue: small declarative JSON files in `templates/`, loaded once.
+"""The template catalogue: declarative JSON files (format version 2) in `templates/`, loaded once.
 
-A template says where the product image, the headline and the price go, over what background.
-Geometry is in fractions of the canvas, so one template renders at any size; font sizes and
-paddings are in pixels at the template's own `size` and scale with the canvas. Format (every
-key is required unless marked optional; unknown keys are an error)::
+A template names *what* a creative is made of (background, product cut-out, headline, subline,
+price tag, badge, logo) and *preferences* for where things go; the layout engine
+(`creativeloop.imagegen.layout`) decides the final boxes from the product's real box, so one
+template serves tall, wide and off-centre products at every size in :data:`SIZES`. The format is
+documented with an example in docs/templates.md; unknown keys are errors, so a typo fails at
+start-up rather than rendering something else.
 
-    {
-      "id": "split-left",                       # unique; the file is <id>.json
-      "description": "Product left, text right.",
-      "layout": "split",                         # free-form label the ranker can learn from
-      "size": [800, 800],                        # default canvas [width, height] in pixels
-      "background": {"color": "#ffffff"}         # a solid colour, or a two-stop gradient:
-                    {"gradient": ["#fbf7f2", "#eadfd0"], "direction": "vertical"},
-                                                 #   direction: vertical | horizontal | diagonal
-      "shapes": [                                # optional: rectangles drawn on the background
-        {"box": [0.0, 0.0, 0.56, 1.0], "color": "#ffffff"}
-      ],
-      "product": {"box": [0.04, 0.08, 0.48, 0.84]},   # the image is fitted inside, centred,
-                                                       # aspect ratio kept
-      "headline": {
-        "box": [0.60, 0.12, 0.36, 0.50],         # [x, y, width, height], fractions of the canvas
-        "color": "#1d1d1f",
-        "font_size": [64, 22],                   # [largest, smallest]: shrinks until it fits
-        "bold": true,                            # optional, default true
-        "align": "left",                         # optional: left | center | right
-        "valign": "top",                         # optional: top | middle | bottom
-        "line_spacing": 1.15,                    # optional, times the font size
-        "max_lines": 5                           # optional; longer text ends with an ellipsis
-      },
-      "price": {                                 # a tag: text on a rounded rectangle
-        "box": [0.60, 0.70, 0.36, 0.14],
-        "color": "#ffffff", "fill": "#c8102e",
-        "font_size": 44,                         # shrinks (down to half) if the tag is too wide
-        "bold": true, "align": "left", "valign": "middle",   # optional
-        "padding": 14, "radius": 12              # optional, pixels at `size`
-      }
-    }
-
-Colours are "#rrggbb". `load_catalogue()` validates every file and fails on the first bad one,
-so a broken template stops the service at start-up rather than at the first render.
+Font sizes and paddings are pixels at a canvas whose shorter side is :data:`REFERENCE_SIDE`; they
+scale with the canvas. Boxes are ``[x, y, width, height]`` fractions of the canvas.
 """
 
 from __future__ import annotations
@@ -50,12 +20,27 @@ from collections.abc import Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+#: The one format this code reads. Bump it (and document a migration) on any breaking change.
+FORMAT_VERSION = 2
+#: Font sizes and paddings in templates are pixels at a canvas whose shorter side is this long.
+REFERENCE_SIDE = 800
+#: The size slot table: every template names the slots it is designed for.
+SIZES: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {"1:1": (800, 800), "4:3": (800, 600), "9:16": (720, 1280), "1.91:1": (1200, 628)}
+)
+
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+#: A colour, or "accent": derived from the product's dominant colour at render time.
+Paint = Colour | Literal["accent"]
+#: A colour, or "auto": dark or light, whichever meets the template's minimum contrast.
+Ink = Colour | Literal["auto"]
 Box = tuple[float, float, float, float]
+Region = Literal["left", "right", "top", "bottom"]
+Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 
 
 class TemplateError(ValueError):
@@ -66,7 +51,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _check_box(box: Box) -> Box:
+def _check_box(box: Box | None) -> Box | None:
+    if box is None:
+        return None
     x, y, w, h = box
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
         raise ValueError(f"box {list(box)} must be fractions: 0 <= x, y < 1 and 0 < width, height <= 1")
@@ -75,107 +62,186 @@ def _check_box(box: Box) -> Box:
     return box
 
 
-class Background(_Frozen):
-    color: Colour | None = None
-    gradient: tuple[Colour, Colour] | None = None
+class SolidBackground(_Frozen):
+    kind: Literal["solid"]
+    color: Colour
+
+
+class GradientBackground(_Frozen):
+    kind: Literal["gradient"]
+    colors: tuple[Colour, Colour]
     direction: Literal["vertical", "horizontal", "diagonal"] = "vertical"
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> Background:
-        if (self.color is None) == (self.gradient is None):
-            raise ValueError("background needs exactly one of color or gradient")
-        return self
 
-    @property
-    def kind(self) -> str:
-        return "solid" if self.gradient is None else "gradient"
+class BlurBackground(_Frozen):
+    """The product photo itself, scaled to cover the canvas, blurred and washed with `tint`."""
 
-    @property
-    def main_colour(self) -> str:
-        """The colour that describes the background (the gradient's first stop)."""
-        return (self.color or (self.gradient or ("#000000",))[0]).lower()
+    kind: Literal["blur"]
+    radius: float = Field(0.04, gt=0, le=0.2, description="blur sigma, fraction of the longer side")
+    tint: Colour = "#ffffff"
+    tint_strength: float = Field(0.35, ge=0, le=1)
 
 
-class Shape(_Frozen):
-    box: Box
+class HarmonisedBackground(_Frozen):
+    """A gradient of two colours derived from the product's dominant colour."""
+
+    kind: Literal["harmonised"]
+    scheme: Literal["tint", "analogous", "complementary"] = "tint"
+    lightness: float = Field(0.92, ge=0, le=1, description="HSV value of the background colours")
+    direction: Literal["vertical", "horizontal", "diagonal"] = "vertical"
+
+
+class GeneratedBackground(_Frozen):
+    """From the background generator slot (procedural by default, a model when configured)."""
+
+    kind: Literal["generated"]
+    lightness: float = Field(0.9, ge=0, le=1)
+
+
+Background = Annotated[
+    SolidBackground | GradientBackground | BlurBackground | HarmonisedBackground | GeneratedBackground,
+    Field(discriminator="kind"),
+]
+
+
+class Backing(_Frozen):
+    """A card drawn behind the placed product (text keeps off it too)."""
+
     color: Colour
-
-    check_box = field_validator("box")(_check_box)
-
-
-class ProductSlot(_Frozen):
-    box: Box
-
-    check_box = field_validator("box")(_check_box)
+    padding: int = Field(16, ge=0, le=200)
+    radius: int = Field(18, ge=0, le=400)
 
 
-class HeadlineStyle(_Frozen):
-    box: Box
-    color: Colour
+class ProductLayer(_Frozen):
+    area: Box
+    area_landscape: Box | None = None
+    area_portrait: Box | None = None
+    align: Literal["center", "left", "right", "top", "bottom"] = "center"
+    min_mask_confidence: float = Field(0.5, ge=0, le=1)
+    clearance: float = Field(0.025, ge=0, le=0.2, description="gap text keeps from the product box")
+    backing: Backing | None = None
+
+    check_boxes = field_validator("area", "area_landscape", "area_portrait")(_check_box)
+
+    def area_for(self, width: int, height: int) -> Box:
+        """The product's area for this canvas shape (landscape above 1.15:1, portrait below 1:1.15)."""
+        if width > 1.15 * height and self.area_landscape is not None:
+            return self.area_landscape
+        if height > 1.15 * width and self.area_portrait is not None:
+            return self.area_portrait
+        return self.area
+
+
+def _check_sizes(sizes: tuple[int, int]) -> tuple[int, int]:
+    if not 4 <= sizes[1] <= sizes[0] <= 1000:
+        raise ValueError("font_size must be [largest, smallest] with 4 <= smallest <= largest <= 1000")
+    return sizes
+
+
+class TextStyle(_Frozen):
     font_size: tuple[int, int]
     bold: bool = True
-    align: Literal["left", "center", "right"] = "left"
-    valign: Literal["top", "middle", "bottom"] = "top"
+    color: Ink = "auto"
+    align: Literal["auto", "left", "center", "right"] = "auto"
     line_spacing: float = Field(1.15, ge=0.8, le=3.0)
     max_lines: int = Field(4, ge=1, le=20)
 
-    check_box = field_validator("box")(_check_box)
-
-    @field_validator("font_size")
-    @classmethod
-    def _sizes(cls, sizes: tuple[int, int]) -> tuple[int, int]:
-        if not 4 <= sizes[1] <= sizes[0] <= 1000:
-            raise ValueError("font_size must be [largest, smallest] with 4 <= smallest <= largest <= 1000")
-        return sizes
+    check_sizes = field_validator("font_size")(_check_sizes)
 
 
 class PriceStyle(_Frozen):
-    box: Box
-    color: Colour
-    fill: Colour
-    font_size: int = Field(ge=4, le=1000)
+    font_size: tuple[int, int]
+    fill: Paint = "accent"
+    color: Ink = "auto"
     bold: bool = True
-    align: Literal["left", "center", "right"] = "left"
-    valign: Literal["top", "middle", "bottom"] = "middle"
     padding: int = Field(12, ge=0, le=200)
     radius: int = Field(10, ge=0, le=500)
 
-    check_box = field_validator("box")(_check_box)
+    check_sizes = field_validator("font_size")(_check_sizes)
+
+
+class TextLayout(_Frozen):
+    prefer: tuple[Region, ...] = ("right", "bottom", "top", "left")
+    min_width: float = Field(0.26, gt=0, le=1, description="narrowest text region, fraction of width")
+    gap: int = Field(14, ge=0, le=200, description="pixels between text elements")
+    headline: TextStyle
+    subline: TextStyle | None = None
+    price: PriceStyle | None = None
+
+    @field_validator("prefer")
+    @classmethod
+    def _regions(cls, prefer: tuple[str, ...]) -> tuple[str, ...]:
+        if not prefer or len(set(prefer)) != len(prefer):
+            raise ValueError("prefer must list distinct regions (left, right, top, bottom)")
+        return prefer
+
+
+class BadgeStyle(_Frozen):
+    text: str = Field("NEW", max_length=12)
+    shape: Literal["circle", "tag"] = "circle"
+    size: float = Field(0.15, gt=0, le=0.4, description="diameter or height, fraction of the shorter side")
+    fill: Paint = "accent"
+    color: Ink = "auto"
+    corners: tuple[Corner, ...] = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+class LogoStyle(_Frozen):
+    asset: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.png$", description="file in templates/assets/")
+    height: float = Field(0.07, gt=0, le=0.3, description="fraction of the shorter side")
+    corners: tuple[Corner, ...] = ("top-right", "top-left", "bottom-right", "bottom-left")
 
 
 class Template(_Frozen):
+    format_version: Literal[2]
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     description: str
-    layout: str = Field(min_length=1, max_length=64)
-    size: tuple[int, int]
+    layout: str = Field(min_length=1, max_length=64, description="label the ranker can learn from")
+    sizes: tuple[str, ...]
+    safe_margin: float = Field(0.04, ge=0, le=0.2)
+    min_contrast: float = Field(4.5, ge=4.5, le=21)
     background: Background
-    shapes: tuple[Shape, ...] = ()
-    product: ProductSlot
-    headline: HeadlineStyle
-    price: PriceStyle
+    product: ProductLayer
+    text: TextLayout
+    badge: BadgeStyle | None = None
+    logo: LogoStyle | None = None
 
-    @field_validator("size")
+    @model_validator(mode="before")
     @classmethod
-    def _size(cls, size: tuple[int, int]) -> tuple[int, int]:
-        if not (16 <= size[0] <= 8192 and 16 <= size[1] <= 8192):
-            raise ValueError("size must be [width, height], each 16..8192")
-        return size
+    def _version_first(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            version = data.get("format_version")
+            if version != FORMAT_VERSION:
+                raise ValueError(
+                    f"format_version {version!r} is not supported: this build reads {FORMAT_VERSION} "
+                    "(docs/templates.md describes it and the migration from 1)"
+                )
+        return data
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, sizes: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in sizes if s not in SIZES]
+        if unknown or not sizes:
+            raise ValueError(f"sizes {list(sizes)}: each must be one of {list(SIZES)}")
+        return sizes
 
     @property
-    def width(self) -> int:
-        return self.size[0]
-
-    @property
-    def height(self) -> int:
-        return self.size[1]
+    def background_kind(self) -> str:
+        return self.background.kind
 
 
 def parse_template(text: str, name: str = "<template>") -> Template:
     """One template from its JSON text; TemplateError names the file and the problem."""
     try:
         return Template.model_validate(json.loads(text))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise TemplateError(f"{name}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"{name}: not JSON: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise TemplateError(f"{name}: {problems}") from exc
 
 
 def load_templates(directory: Traversable | Path) -> dict[str, Template]:
@@ -187,13 +253,19 @@ def load_templates(directory: Traversable | Path) -> dict[str, Template]:
         template = parse_template(entry.read_text(encoding="utf-8"), entry.name)
         if entry.name != f"{template.id}.json":
             raise TemplateError(f"{entry.name}: id {template.id!r} does not match the file name")
+        if template.logo is not None and not (directory / "assets" / template.logo.asset).is_file():
+            raise TemplateError(f"{entry.name}: logo asset {template.logo.asset!r} not in assets/")
         found[template.id] = template
     if not found:
         raise TemplateError(f"no templates in {directory}")
     return found
 
 
+def catalogue_dir() -> Traversable:
+    return importlib.resources.files("creativeloop.imagegen") / "templates"
+
+
 @functools.cache
 def load_catalogue() -> Mapping[str, Template]:
     """The built-in templates (package data), loaded and validated once per process."""
-    return MappingProxyType(load_templates(importlib.resources.files("creativeloop.imagegen") / "templates"))
+    return MappingProxyType(load_templates(catalogue_dir()))

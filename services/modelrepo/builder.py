@@ -89,10 +89,15 @@ def build_repository(
 ) -> BuildReport:
     """Build the models (all, or ``only`` these) into ``repository``; cards into ``docs_dir``."""
     sources = registered()
-    unknown = sorted(set(only) - set(sources))
+
+    def selects(pattern: str, name: str) -> bool:
+        """A name, or a family: `copy_generator` selects copy_generator_encoder and _decoder."""
+        return name == pattern or name.startswith(pattern + "_")
+
+    unknown = sorted(p for p in set(only) if not any(selects(p, name) for name in sources))
     if unknown:
         raise BuildError(f"no model source named {unknown}; known: {sorted(sources)}")
-    chosen = [name for name in sources if not only or name in only]
+    chosen = [name for name in sources if not only or any(selects(p, name) for p in only)]
     repository.mkdir(parents=True, exist_ok=True)
     report = BuildReport()
     results: dict[str, BuildResult] = {}

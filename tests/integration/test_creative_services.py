@@ -25,7 +25,7 @@ import grpc
 import numpy as np
 import pytest
 from creativeloop.imagegen.settings import ImagegenSettings
-from creativeloop.imagegen.templates import load_catalogue
+from creativeloop.imagegen.templates import SIZES, load_catalogue
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.broker import TansuBroker, free_port
@@ -51,6 +51,7 @@ pytestmark = pytest.mark.integration
 IMAGE = common_pb2.CREATIVE_FORMAT_IMAGE
 TEXT = common_pb2.CREATIVE_FORMAT_TEXT
 START_TIMEOUT_S = 60.0
+REPOSITORY = Path(__file__).resolve().parents[2] / "deploy" / "model-repository"
 STREAM_TIMEOUT_S = 90.0
 
 
@@ -145,7 +146,11 @@ def creative_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crea
             "CREATIVELOOP_LOG_FORMAT": "console",
             "PYTHONUNBUFFERED": "1",
         }
-        copygen = _spawn("copygen", env, work)
+        copygen_env = dict(env)
+        if (REPOSITORY / "copy_generator_encoder" / "1" / "model.onnx").is_file():
+            # The learned generator when `creativeloop models build` made it; templates otherwise.
+            copygen_env["CREATIVELOOP_MODELS_REPOSITORY"] = str(REPOSITORY)
+        copygen = _spawn("copygen", copygen_env, work)
         services.running["copygen"] = copygen
         env["CREATIVELOOP_IMAGEGEN_COPYGEN_TARGET"] = copygen.target
         services.running["imagegen"] = _spawn("imagegen", env, work)
@@ -219,7 +224,8 @@ async def test_a_profile_becomes_image_and_text_creatives(creative_services: Cre
     profile = make_profile(store, product_id, product_png((30, 90, 200)))
     event = events_pb2.ContentProfileUpdated(profile=profile, updated_at=now_timestamp())
     templates = set(load_catalogue())
-    expected_images = len(templates) * ImagegenSettings().copies_per_product
+    slots = sum(len(t.sizes) for t in load_catalogue().values())
+    expected_images = slots * ImagegenSettings().copies_per_product
 
     async with (
         recording(creative_services.bootstrap_servers, CREATIVES) as records,
@@ -235,19 +241,22 @@ async def test_a_profile_becomes_image_and_text_creatives(creative_services: Cre
         images = creatives_of(records, product_id, IMAGE)
         texts = creatives_of(records, product_id, TEXT)
         assert {c.template_id for c in images} == templates
+        assert {c.attributes["size"] for c in images} == set(SIZES)
         for creative in images:
             path = Path(urlparse(creative.asset_uri).path)
             assert path.is_file(), f"asset {creative.asset_uri} missing"
             assert path.is_relative_to(creative_services.asset_dir.resolve())
             with Image.open(path) as picture:
                 picture.load()
-                assert picture.size == (creative.width, creative.height) == (800, 800)
+                assert picture.size == (creative.width, creative.height) == SIZES[creative.attributes["size"]]
             assert creative.headline and creative.copy_id and creative.product_version == 1
             assert creative.attributes["template"] == creative.template_id
             assert creative.attributes["background"].startswith("#") and creative.attributes["layout"]
+            assert creative.attributes["layout_region"] and creative.attributes["copy_id"] == creative.copy_id
         for creative in texts:
-            assert creative.headline and len(creative.headline) <= 60 and not creative.asset_uri
-            assert creative.attributes["generator"] == "template"
+            # Text creatives follow the headline slot (30 characters).
+            assert creative.headline and len(creative.headline) <= 30 and not creative.asset_uri
+            assert creative.attributes["generator"] in ("template", "vae")
         # Image headlines are copygen's candidates for the image slot's length.
         assert all(len(c.headline) <= ImagegenSettings().copy_max_length for c in images)
 
@@ -315,11 +324,20 @@ async def test_the_rpcs_of_the_running_services(creative_services: CreativeServi
                 product_image=common_pb2.Media(uri=uri),
                 headline="Relaxed linen, rolled sleeves",
                 template_id="hero-bottom",
+                size="9:16",
                 store=True,
             )
         )
         with Image.open(Path(urlparse(reply.image.uri).path)) as picture:
-            assert picture.size == (reply.width, reply.height)
+            assert picture.size == (reply.width, reply.height) == SIZES["9:16"]
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await render(
+                imagegen_pb2.RenderCreativeRequest(
+                    product_image=common_pb2.Media(uri=uri), template_id="hero-bottom", size="3:1"
+                )
+            )
+        assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "unknown size '3:1'" in (unknown.value.details() or "")
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await render(
                 imagegen_pb2.RenderCreativeRequest(product_image=common_pb2.Media(content=b"not an image"))
@@ -333,6 +351,16 @@ async def test_the_rpcs_of_the_running_services(creative_services: CreativeServi
             )
         )
         assert copy.candidates and all(len(c.text) <= 30 for c in copy.candidates)
+        assert [e.copy_id for e in copy.explanations] == [c.copy_id for c in copy.candidates]
+        assert all(e.compliance_checked for e in copy.explanations) and copy.language == "en"
+        has_model = (REPOSITORY / "copy_generator_encoder" / "1" / "model.onnx").is_file()
+        assert copy.generator_status.startswith("model ") == has_model, copy.generator_status
+        headline = await generate(
+            copygen_pb2.GenerateCopyRequest(
+                profile=make_profile(store, "rpc", product_png((1, 2, 3))), slot="headline"
+            )
+        )
+        assert headline.candidates and all(len(c.text) <= 30 for c in headline.candidates)
         with pytest.raises(grpc.aio.AioRpcError) as empty:
             await generate(copygen_pb2.GenerateCopyRequest())
         assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -128,7 +128,8 @@ async def test_product_to_creatives_to_rank_to_bandit_and_back(stack: LocalStack
         favourite = sorted(pool)[0]
         events = []
         shown_at = now_timestamp()  # one event time, so time decay leaves the counts exact
-        for n in range(60):
+        total = 15 * len(pool)  # every creative shown 15 times (a product has templates x sizes x copies)
+        for n in range(total):
             creative_id = sorted(pool)[n % len(pool)]
             impression = events_pb2.Impression(
                 impression_id=f"{run}-imp-{n}",
@@ -162,7 +163,7 @@ async def test_product_to_creatives_to_rank_to_bandit_and_back(stack: LocalStack
             found = [e for e in stats.events() if e.creative_id == cid]
             return found[-1] if found else None
 
-        shows = 60 // len(pool) + (1 if 60 % len(pool) else 0)
+        shows = 15
         await wait_until(
             lambda: (
                 (s := latest(favourite)) is not None and s.clicks == len(clicks) and s.impressions == shows

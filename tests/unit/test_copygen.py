@@ -156,10 +156,11 @@ def test_prices(currency: str, micros: int, text: str) -> None:
         (profile(), {"max_candidates": -2}, "max_candidates -2 outside"),
         (profile(), {"max_candidates": 1000}, "max_candidates 1000 outside"),
         (profile(), {"language": 9}, "unknown language 9"),
+        (profile(), {"slot": "banner"}, "unknown slot 'banner'"),
     ],
 )
 def test_bad_requests_are_rejected_with_a_reason(
-    source: common_pb2.ContentProfile, options: dict[str, int], reason: str
+    source: common_pb2.ContentProfile, options: dict[str, Any], reason: str
 ) -> None:
     with pytest.raises(InvalidEvent, match=re.escape(reason)):
         generate(source, SETTINGS, **options)

@@ -20,10 +20,11 @@ from creativeloop.imagegen.service import (
     ImagegenServicer,
     ProfileHandler,
     build_renderer,
+    choose_image,
     image_creative_id,
 )
 from creativeloop.imagegen.settings import ImagegenSettings
-from creativeloop.imagegen.templates import load_catalogue
+from creativeloop.imagegen.templates import SIZES, load_catalogue
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.broker import free_port
 from creativeloop.kit.codec import InvalidEvent
@@ -35,6 +36,12 @@ from PIL import Image
 
 SETTINGS = ImagegenSettings(max_image_bytes=64 * 1024, copygen_timeout_s=2.0)
 RENDERER = build_renderer(SETTINGS)
+
+
+def encode(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def png(colour: tuple[int, int, int] = (10, 200, 30), size: tuple[int, int] = (240, 320)) -> bytes:
@@ -96,8 +103,9 @@ async def test_render_inline_image(imagegen: imagegen_pb2_grpc.ImageGenerationSe
     assert image.format == "PNG" and image.size == (800, 800) == (reply.width, reply.height)
     assert reply.image.sha256 == hashlib.sha256(reply.image.content).hexdigest()
     assert reply.image.mime_type == "image/png" and not reply.image.uri
-    assert reply.template_id == "hero-bottom"
+    assert reply.template_id == "hero-bottom" and reply.size == "1:1"
     assert reply.attributes["template"] == "hero-bottom" and reply.attributes["background"].startswith("#")
+    assert reply.attributes["layout_region"] and float(reply.attributes["min_text_contrast"]) >= 4.5
 
 
 async def test_render_defaults_sizes_and_encodings(
@@ -114,6 +122,42 @@ async def test_render_defaults_sizes_and_encodings(
     assert wide.image.mime_type == "image/jpeg"
     webp = await imagegen.RenderCreative(request(encoding=imagegen_pb2.IMAGE_ENCODING_WEBP))
     assert Image.open(io.BytesIO(webp.image.content)).format == "WEBP"
+    for name, dims in SIZES.items():
+        slot = await imagegen.RenderCreative(request(size=name, template_id="soft-focus"))
+        assert Image.open(io.BytesIO(slot.image.content)).size == dims == (slot.width, slot.height)
+        assert slot.size == name == slot.attributes["size"]
+
+
+async def test_render_with_copy_overrides_and_a_mask(
+    imagegen: imagegen_pb2_grpc.ImageGenerationServiceStub,
+) -> None:
+    picture = np.full((320, 480, 3), 235, np.uint8)
+    picture[40:300, 30:200] = (10, 200, 30)
+    mask = np.zeros((320, 480), np.uint8)
+    mask[40:300, 30:200] = 255
+    confident = await imagegen.RenderCreative(
+        request(
+            product_image=common_pb2.Media(content=encode(picture)),
+            product_mask=common_pb2.Media(content=encode(mask)),
+            product_confidence=0.9,
+            template_id="split-left",
+            subline="Breathable linen",
+            badge_text="-20%",
+        )
+    )
+    assert confident.attributes["product_placement"] == "cutout"
+    assert confident.attributes["badge"] == "-20%"
+    weak = await imagegen.RenderCreative(
+        request(
+            product_image=common_pb2.Media(content=encode(picture)),
+            product_mask=common_pb2.Media(content=encode(mask)),
+            product_confidence=0.1,
+            product_box=common_pb2.Box(x=30 / 480, y=40 / 320, width=170 / 480, height=260 / 320),
+            template_id="split-left",
+            hide_badge=True,
+        )
+    )
+    assert weak.attributes["product_placement"] == "picture" and weak.attributes["badge"] == ""
 
 
 async def test_render_from_the_asset_store_and_store_the_result(
@@ -146,6 +190,10 @@ async def test_render_from_the_asset_store_and_store_the_result(
         ({"product_image": common_pb2.Media(uri="file:///etc/passwd")}, "outside the asset store"),
         ({"product_image": common_pb2.Media(uri="s3://bucket/key.png")}, "unsupported asset uri scheme"),
         ({"template_id": "no-such-template"}, "unknown template 'no-such-template'"),
+        ({"size": "2:1"}, "unknown size '2:1'"),
+        ({"size": "1:1", "width": 400}, "not both"),
+        ({"badge_text": "x" * 13}, "badge_text has 13 characters"),
+        ({"product_mask": common_pb2.Media(content=b"not a png"), "product_confidence": 0.9}, "PNG"),
         ({"width": 8000}, "canvas 8000x8000 outside"),
         ({"width": 800, "height": 5000}, "canvas 800x5000 outside"),
         ({"width": -5}, "negative canvas size"),
@@ -223,7 +271,9 @@ async def test_stream_renders_every_template_with_the_top_copies(
     event = events_pb2.ContentProfileUpdated(profile=profile(store))
     await stage(event)
     creatives = fake.creatives()
-    assert len(creatives) == len(load_catalogue()) * SETTINGS.copies_per_product
+    slots = sum(len(t.sizes) for t in load_catalogue().values())
+    assert len(creatives) == slots * SETTINGS.copies_per_product
+    assert len({c.creative_id for c in creatives}) == len(creatives)
     assert {topic for topic, _, _ in fake.sent} == {CREATIVES.name}
     assert all(key == c.creative_id for (_, key, _), c in zip(fake.sent, creatives, strict=True))
     assert {c.template_id for c in creatives} == set(load_catalogue())
@@ -231,13 +281,19 @@ async def test_stream_renders_every_template_with_the_top_copies(
     for creative in creatives:
         assert creative.format == common_pb2.CREATIVE_FORMAT_IMAGE
         assert creative.product_id == "p1" and creative.product_version == 3
-        assert creative.creative_id == image_creative_id("p1", 3, creative.template_id, creative.copy_id)
+        size = creative.attributes["size"]
+        assert creative.creative_id == image_creative_id(
+            "p1", 3, creative.template_id, creative.copy_id, size
+        )
         assert creative.headline and len(creative.headline) <= SETTINGS.copy_max_length
         image = Image.open(io.BytesIO(store.get(creative.asset_uri)))
-        assert image.size == (creative.width, creative.height) == (800, 800)
+        assert image.size == (creative.width, creative.height) == SIZES[size]
         assert creative.attributes["template"] == creative.template_id
         assert creative.attributes["layout"] and creative.attributes["background"].startswith("#")
         assert creative.attributes["copy_generator"] == "template"
+        assert creative.attributes["copy_id"] == creative.copy_id
+        for key in ("background_kind", "text_color", "layout_region", "aspect", "accent"):
+            assert creative.attributes[key], key
     await stage(event)  # replay: same ids, same assets
     replayed = fake.creatives()[len(creatives) :]
     assert [(c.creative_id, c.asset_uri) for c in replayed] == [
@@ -294,3 +350,45 @@ async def test_copygen_rejection_is_invalid_but_copygen_outage_is_retryable(
         assert not isinstance(error.value, InvalidEvent)
     finally:
         await down.close()
+
+
+async def test_stream_uses_the_best_admitted_image_and_its_mask(
+    store: FilesystemAssetStore, copy_client: CopyClient
+) -> None:
+    picture = np.full((320, 480, 3), 235, np.uint8)
+    picture[40:300, 30:200] = (10, 200, 30)
+    mask = np.zeros((320, 480), np.uint8)
+    mask[40:300, 30:200] = 255
+    good_uri, good_sha = store.put(encode(picture), "image/png")
+    mask_uri, mask_sha = store.put(encode(mask), "image/png")
+    source = profile(store)  # images[0]: a plain green picture, refused by its analysis
+    source.images.append(common_pb2.Media(uri=good_uri, sha256=good_sha, mime_type="image/png"))
+    source.image_analyses.extend(
+        [
+            common_pb2.ImageAnalysis(image_index=0, admission=common_pb2.Admission(admitted=False)),
+            common_pb2.ImageAnalysis(
+                image_index=1,
+                aesthetic_score=70,
+                product_box=common_pb2.Box(x=30 / 480, y=40 / 320, width=170 / 480, height=260 / 320),
+                product_mask=common_pb2.Media(uri=mask_uri, sha256=mask_sha, mime_type="image/png"),
+                product_confidence=0.9,
+                admission=common_pb2.Admission(admitted=True),
+            ),
+        ]
+    )
+    assert choose_image(source)[0] == 1
+    settings = SETTINGS.model_copy(update={"stream_sizes": ["1:1"], "copies_per_product": 1})
+    fake = FakeProducer()
+    stage = ProfileHandler(settings, cast(EventProducer, fake), store, RENDERER, copy_client)
+    await stage(events_pb2.ContentProfileUpdated(profile=source))
+    creatives = fake.creatives()
+    assert len(creatives) == len(load_catalogue())
+    assert {c.attributes["product_placement"] for c in creatives} == {"cutout"}
+    assert {c.attributes["size"] for c in creatives} == {"1:1"}
+    source.image_analyses[1].product_confidence = 0.1  # a weak mask: the whole picture instead
+    fake.sent.clear()
+    await stage(events_pb2.ContentProfileUpdated(profile=source))
+    assert {c.attributes["product_placement"] for c in fake.creatives()} == {"picture"}
+    source.image_analyses[1].product_mask.uri = (store.root / "ab" / "gone.png").as_uri()
+    with pytest.raises(InvalidEvent, match="product_mask"):
+        await stage(events_pb2.ContentProfileUpdated(profile=source))
