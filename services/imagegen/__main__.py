@@ -6,7 +6,7 @@ import asyncio
 
 from creativeloop.imagegen.service import CopyClient, ImagegenServicer, ProfileHandler, build_renderer
 from creativeloop.imagegen.settings import ImagegenSettings
-from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.assets import asset_store_from_settings
 from creativeloop.kit.consumer import EventWorker
 from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.producer import EventProducer
@@ -17,7 +17,7 @@ from creativeloop.v1 import imagegen_pb2, imagegen_pb2_grpc
 
 async def serve(settings: ImagegenSettings) -> None:
     renderer = build_renderer(settings)  # loads and validates the templates: fails fast
-    store = FilesystemAssetStore(settings.common.asset_dir)
+    store = asset_store_from_settings(settings.common)
     copy = CopyClient(settings.copygen_target, settings.copygen_timeout_s)
     producer = EventProducer(settings.common, "imagegen")
     await producer.start()

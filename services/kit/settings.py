@@ -9,9 +9,9 @@ where a setting, its default and its meaning live.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,8 +25,28 @@ class CommonSettings(BaseSettings):
     )
     asset_dir: Path = Field(
         Path("var/assets"),
-        description="Root of the filesystem asset store (rendered creatives, product media).",
+        description="Root of the filesystem asset store (rendered creatives, product media); with the "
+        "`s3` store, `file://` uris are still read from here.",
     )
+    asset_store: Literal["filesystem", "s3"] = Field(
+        "filesystem",
+        description="Where assets are stored: `filesystem` (under `asset_dir`) or `s3` "
+        "(an S3-compatible bucket, `s3://` uris).",
+    )
+    asset_s3_bucket: str = Field(
+        "", description="S3 bucket of the `s3` asset store (required when `asset_store` is `s3`)."
+    )
+    asset_s3_prefix: str = Field(
+        "creativeloop",
+        description="Key prefix in the bucket: keys are `<prefix>/<sha256[:2]>/<sha256><ext>`.",
+    )
+    asset_s3_endpoint_url: str = Field(
+        "",
+        description="S3 endpoint URL for MinIO, Ceph and other S3-compatible servers (empty = AWS default). "
+        "Credentials come from the standard AWS environment variables (`AWS_ACCESS_KEY_ID`, "
+        "`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), `AWS_PROFILE` or an instance / task role.",
+    )
+    asset_s3_region: str = Field("us-east-1", description="Region of the S3 bucket.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["json", "console"] = Field(
         "json", description="`json` lines for machines, `console` for people."
@@ -37,6 +57,14 @@ class CommonSettings(BaseSettings):
     topic_replication_factor: int = Field(
         1, ge=1, le=16, description="Replicas per topic it creates (3 on a production Kafka cluster)."
     )
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> Self:
+        if self.asset_store == "s3" and not self.asset_s3_bucket.strip():
+            raise ValueError(
+                "CREATIVELOOP_ASSET_STORE=s3 needs a bucket: set CREATIVELOOP_ASSET_S3_BUCKET"
+            )
+        return self
 
 
 class ServiceSettings(BaseSettings):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.assets import AssetStore
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.image_classifier import ImageClassifier
 from creativeloop.understanding.admission import measure_image
@@ -66,7 +66,7 @@ class ImageAnalyzer:
         self,
         client: ModelClient,
         repository: Path,
-        assets: FilesystemAssetStore,
+        assets: AssetStore,
         cache: AnalysisCache | None,
         *,
         language: str = "en",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from creativeloop.kit.assets import AssetNotFound, FilesystemAssetStore
+from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.v1 import common_pb2
 from PIL import Image
@@ -36,7 +36,7 @@ class LoadedImage:
         return int(self.bgr.shape[0])
 
 
-def image_bytes(media: common_pb2.Media, index: int, assets: FilesystemAssetStore, max_bytes: int) -> bytes:
+def image_bytes(media: common_pb2.Media, index: int, assets: AssetStore, max_bytes: int) -> bytes:
     if media.content:
         data = bytes(media.content)
     else:
@@ -78,7 +78,7 @@ def decode(data: bytes, index: int, max_pixels: int) -> npt.NDArray[np.uint8]:
 
 
 def load_images(
-    product: common_pb2.Product, assets: FilesystemAssetStore, max_bytes: int, max_pixels: int
+    product: common_pb2.Product, assets: AssetStore, max_bytes: int, max_pixels: int
 ) -> list[LoadedImage]:
     loaded = []
     for index, media in enumerate(product.images):

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.assets import asset_store_from_settings
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.understanding.admission import AdmissionThresholds, ImageEvidence, judge_product
@@ -87,7 +87,7 @@ class ProfileBuilder:
 
     def __init__(self, settings: UnderstandingSettings, client: ModelClient | None, repository: Path) -> None:
         self.settings = settings
-        self.assets = FilesystemAssetStore(settings.common.asset_dir)
+        self.assets = asset_store_from_settings(settings.common)
         self.pipeline_version = f"{ANALYSIS_VERSION}+models-{models_digest(repository)}"
         cache = (
             AnalysisCache(settings.common.asset_dir / "analysis", self.pipeline_version)

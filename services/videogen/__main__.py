@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from creativeloop.kit.assets import FilesystemAssetStore
+from creativeloop.kit.assets import asset_store_from_settings
 from creativeloop.kit.consumer import EventWorker
 from creativeloop.kit.logs import configure_logging, get_logger
 from creativeloop.kit.models.client import BackendHealth, ModelClient
@@ -36,7 +36,7 @@ async def serve(settings: VideogenSettings) -> None:
     pipeline = VideoPipeline(settings, embedder)
     if not settings.haar_cascade.is_file():
         log.warning("face cascade missing: faces score 0", path=str(settings.haar_cascade))
-    store = FilesystemAssetStore(settings.common.asset_dir)
+    store = asset_store_from_settings(settings.common)
     jobs = asyncio.Semaphore(settings.max_concurrent_jobs)
     producer = EventProducer(settings.common, "videogen")
     await producer.start()

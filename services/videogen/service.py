@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from creativeloop.kit.assets import AssetNotFound, FilesystemAssetStore
+from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.money import format_price
@@ -35,7 +35,7 @@ def _digest(content: bytes) -> str:
 class MediaReader:
     """Bytes of a `Media`: inline content or an asset-store uri, within a size limit."""
 
-    def __init__(self, store: FilesystemAssetStore) -> None:
+    def __init__(self, store: AssetStore) -> None:
         self.store = store
 
     def read(self, media: common_pb2.Media, what: str, max_bytes: int) -> bytes:
@@ -60,7 +60,7 @@ def _overlay(overlay: videogen_pb2.VideoOverlay, reader: MediaReader, max_bytes:
     return OverlaySpec(overlay.headline, format_price(overlay.price), logo)
 
 
-def _media(content: bytes, mime_type: str, store: FilesystemAssetStore | None) -> common_pb2.Media:
+def _media(content: bytes, mime_type: str, store: AssetStore | None) -> common_pb2.Media:
     if store is not None:
         uri, digest = store.put(content, mime_type)
         return common_pb2.Media(uri=uri, sha256=digest, mime_type=mime_type)
@@ -109,7 +109,7 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         self,
         settings: VideogenSettings,
         pipeline: VideoPipeline,
-        store: FilesystemAssetStore,
+        store: AssetStore,
         jobs: asyncio.Semaphore | None = None,
     ) -> None:
         self._settings = settings
@@ -246,7 +246,7 @@ class ProfileHandler:
         self,
         settings: VideogenSettings,
         producer: EventProducer,
-        store: FilesystemAssetStore,
+        store: AssetStore,
         pipeline: VideoPipeline,
         jobs: asyncio.Semaphore | None = None,
     ) -> None:
