@@ -20,7 +20,7 @@ import importlib.util
 import shutil
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,11 +287,13 @@ def run_demo(
     *,
     plot_path: Path | None = None,
     train_after: float = 0.4,
+    extra_env: Mapping[str, str] | None = None,
 ) -> DemoResult:
     """Run the demo end to end on a fresh local stack; with `plot_path`, also write the PNG plot.
 
     After `train_after` of the requests (0 disables), the demo trains the CTR model from its logs
     and ranking hot-reloads it: the rest of the traffic is served by the hybrid policy.
+    `extra_env` adds settings for the services (e.g. fewer image sizes).
     """
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise RuntimeError("the demo's plot needs matplotlib (pip install matplotlib==3.11.2)")
@@ -303,6 +305,7 @@ def run_demo(
         "CREATIVELOOP_RANKING_SEED": str(seed),
         "CREATIVELOOP_RANKING_MODEL_DIR": str(model_dir),
         "CREATIVELOOP_RANKING_MODEL_POLL_S": "1",
+        **(extra_env or {}),
     }
     with LocalStack(work_dir, extra_env=env) as stack:
         products = build_catalogue(reviews, n_products, FilesystemAssetStore(stack.asset_dir), seed=seed)
