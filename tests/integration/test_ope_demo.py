@@ -55,6 +55,7 @@ def test_demo_logs_plot_and_off_policy_evaluation(tmp_path: Path, repo_root: Pat
     # under 100 (a known gap, noted in docs/quality.md section 3); the check then covers nothing.
     assert all(c.ips.effective_rounds > 0 for c in report.results)
     for candidate in supported:
+        assert candidate.truth is not None
         for estimate in (candidate.ips, candidate.snips, candidate.dr):
             # Within one interval width (~3.9 standard errors) of the exact expected CTR.
             assert abs(estimate.value - candidate.truth) <= estimate.high - estimate.low, (
