@@ -14,32 +14,15 @@ from creativeloop.kit.models.errors import ModelError
 from creativeloop.understanding.ocr import OcrInputError, OcrPipeline, OcrResult, load_dictionary
 from PIL import Image, ImageDraw, ImageFont
 
-OCR_MODELS = ("ocr_det", "ocr_cls", "ocr_rec")
+from tests.unit.test_modelrepo_support import reference_repository
+
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
-def model_repository(tmp_path_factory: pytest.TempPathFactory, models: tuple[str, ...]) -> Path:
-    """The configured repository when it has ``models``, else a fresh build of just those."""
-    from creativeloop.kit.settings import ModelSettings
-
-    configured = ModelSettings().repository
-    if all((configured / m / "config.pbtxt").is_file() for m in models):
-        return configured
-    from creativeloop.modelrepo.builder import build_repository
-    from creativeloop.modelrepo.source import SourceUnavailableError
-
-    target = tmp_path_factory.mktemp("model-repository")
-    try:
-        build_repository(target, only=models, docs_dir=None, log=lambda _line: None)
-    except SourceUnavailableError as error:
-        pytest.skip(f"cannot build {models}: {error}")
-    return target
-
-
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_repository(tmp_path_factory, OCR_MODELS)
+def repository() -> Path:
+    return reference_repository().repository
 
 
 @pytest.fixture(scope="module")

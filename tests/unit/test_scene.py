@@ -28,16 +28,15 @@ from creativeloop.understanding.scene import (
     text_signals,
 )
 
-from tests.unit.test_ocr import model_repository
+from tests.unit.test_modelrepo_support import reference_repository
 
-MODELS = ("ocr_det", "ocr_cls", "ocr_rec", "image_classifier")
 #: Held-out (test-split) pictures per kind: every kind must be right on at least 3 of them.
 PER_KIND = 4
 
 
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_repository(tmp_path_factory, MODELS)
+def repository() -> Path:
+    return reference_repository().repository
 
 
 @pytest.fixture(scope="module")
