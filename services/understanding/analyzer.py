@@ -107,7 +107,12 @@ class ImageAnalyzer:
         start = timer.add("ocr", start)
         classes = self.classifier.classify(pixels)
         start = timer.add("classifier", start)
-        scenes = self.scene.classify(pixels, ocr)
+        # The classifier's full distribution feeds the scene signals: one classifier call per image.
+        scenes = self.scene.classify(
+            pixels,
+            ocr,
+            classifier_probabilities=[c.probabilities for c in classes if c.probabilities is not None],
+        )
         start = timer.add("scene", start)
         analyses = []
         for image, text, labels, scene in zip(images, ocr, classes, scenes, strict=True):

@@ -491,6 +491,7 @@ class SceneClassifier:
         images: Sequence[bytes | npt.NDArray[Any]],
         ocr_results: Sequence[OcrResult] | None = None,
         timings: dict[str, float] | None = None,
+        classifier_probabilities: Sequence[Floats] | None = None,
     ) -> list[dict[str, float]]:
         """Every signal of every image, by name (what the combiner sees, and what tests probe)."""
         import time
@@ -512,8 +513,12 @@ class SceneClassifier:
             raise ValueError(f"{len(ocr_results)} OCR results for {len(pixels)} images")
         rows = [image_signals(p) for p in pixels]
         start = tick("pixels", start)
-        probabilities = self._classify(pixels)
-        start = tick("classifier", start)
+        probabilities = classifier_probabilities  # callers that ran the classifier pass its output
+        if probabilities is None:
+            probabilities = self._classify(pixels)
+            start = tick("classifier", start)
+        if len(probabilities) != len(pixels):
+            raise ValueError(f"{len(probabilities)} classifier outputs for {len(pixels)} images")
         for row, ocr, probs in zip(rows, ocr_results, probabilities, strict=True):
             row.update(text_signals(ocr))
             row.update(classifier_signals(probs, self._groups))
@@ -524,8 +529,9 @@ class SceneClassifier:
         images: Sequence[bytes | npt.NDArray[Any]],
         ocr_results: Sequence[OcrResult] | None = None,
         timings: dict[str, float] | None = None,
+        classifier_probabilities: Sequence[Floats] | None = None,
     ) -> list[SceneResult]:
-        rows = self.signals(images, ocr_results, timings)
+        rows = self.signals(images, ocr_results, timings, classifier_probabilities)
         if not rows:
             return []
         probabilities = self.combiner.predict(np.stack([feature_row(r) for r in rows]))

@@ -25,10 +25,12 @@ Channels = Literal["bgr", "rgb"]
 
 @dataclass(frozen=True)
 class Classification:
-    """Top-k ImageNet labels with probabilities, and the L2-normalised 1280-d embedding."""
+    """Top-k ImageNet labels with probabilities, the L2-normalised 1280-d embedding, and the full
+    1000-class distribution (for callers that derive their own signals from it)."""
 
     top: list[tuple[str, float]]
     embedding: np.ndarray
+    probabilities: np.ndarray | None = None
 
 
 def _to_rgb(image: np.ndarray, channels: Channels) -> np.ndarray:
@@ -88,7 +90,8 @@ class ImageClassifier:
         results = []
         for probs, embedding in zip(probabilities, embeddings, strict=True):
             order = np.argsort(-probs, kind="stable")[: self.top_k]
-            results.append(Classification([(self.labels[i], float(probs[i])) for i in order], embedding))
+            top = [(self.labels[i], float(probs[i])) for i in order]
+            results.append(Classification(top, embedding, probs))
         return results
 
     def _batches(self, images: Sequence[np.ndarray], channels: Channels) -> list[np.ndarray]:
