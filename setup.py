@@ -1,4 +1,4 @@
-"""Build hook: generate the Python gRPC/protobuf stubs from protos/ into services/v1/.
+"""Build hook: generate the Python gRPC/protobuf stubs from protos/ into services/creativeloop/v1/.
 
 The stubs are build outputs (git-ignored), so every install, editable or not, regenerates them
 from the one contract in protos/creativeloop/v1. Nothing generated is ever edited by hand.
@@ -15,7 +15,7 @@ from setuptools.command.editable_wheel import editable_wheel
 
 ROOT = Path(__file__).resolve().parent
 PROTO_ROOT = ROOT / "protos"
-OUT_ROOT = ROOT / "services" / "v1"
+OUT_ROOT = ROOT / "services" / "creativeloop" / "v1"
 
 
 def generate_stubs() -> None:
@@ -40,7 +40,7 @@ def generate_stubs() -> None:
     ]
     if protoc.main(args) != 0:
         raise RuntimeError(f"protoc failed: {' '.join(args)}")
-    # protoc writes creativeloop/v1/*.py; the import package creativeloop is the services/ folder.
+    # protoc writes creativeloop/v1/*.py under the staging folder; copy them into the package.
     OUT_ROOT.mkdir(parents=True, exist_ok=True)
     for generated in (staging / "creativeloop" / "v1").iterdir():
         (OUT_ROOT / generated.name).write_bytes(generated.read_bytes())

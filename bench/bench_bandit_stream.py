@@ -35,18 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.codec import encode
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.logs import configure_logging
-from creativeloop.kit.processes import terminate
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS
-from creativeloop.stack import wait_serving
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.local import wait_serving
+from creativeloop.stack.processes import terminate
 from creativeloop.v1 import events_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 NS_PER_S = 1_000_000_000
 #: Event time of the first impression (any fixed instant: the service runs on event time).

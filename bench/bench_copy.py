@@ -26,9 +26,9 @@ from pathlib import Path
 
 from creativeloop.copygen.generator import CopyModel, profile_seed, profile_source
 from creativeloop.copygen.points import rank_points
-from creativeloop.copygen.quality import _repository
 from creativeloop.copygen.service import Generators, compose_copy
 from creativeloop.copygen.settings import CopygenSettings
+from creativeloop.evaluation.copy import _repository
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.v1 import common_pb2
 

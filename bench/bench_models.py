@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.spec import ModelSpec, TensorSpec, load_spec
 from creativeloop.kit.models.triton import TritonModelClient
-from creativeloop.kit.models.triton_local import LocalTriton, python_backend_repository
+from creativeloop.stack.triton import LocalTriton, python_backend_repository
 
 # Sizes for dimensions a model leaves open (-1), per model: what the services really send.
 FREE_DIMS: dict[str, tuple[int, ...]] = {

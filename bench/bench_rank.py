@@ -32,6 +32,9 @@ from typing import Any
 
 import grpc
 import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from creativeloop.evaluation.simulation import simulate, synthetic_catalogue
 from creativeloop.kit.context import stats_key
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
 from creativeloop.ranking.features import FeatureStore
@@ -40,11 +43,9 @@ from creativeloop.ranking.policy import Ranker
 from creativeloop.ranking.service import RankingServicer
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
-from creativeloop.ranking.synthetic import simulate, synthetic_catalogue
 from creativeloop.ranking.thompson import hybrid_posterior
-from creativeloop.ranking.training import TrainOptions, train_from_logs
+from creativeloop.training.ranker import TrainOptions, train_from_logs
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 POLICIES = ("thompson", "hybrid", "lints")
 CONTEXT = {"placement": "feed", "device": "mobile"}

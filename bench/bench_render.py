@@ -27,7 +27,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-from creativeloop.imagegen.quality import demo_cutouts
+
+from creativeloop.evaluation.creatives import demo_cutouts
 from creativeloop.imagegen.render import Copy, Encoding, FontBook, Renderer
 from creativeloop.imagegen.templates import SIZES, load_catalogue
 

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.understanding.analyzer import ImageAnalyzer, StageTimer
 from creativeloop.understanding.images import LoadedImage
-from PIL import Image, ImageDraw, ImageFont
 
 FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",

@@ -30,13 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from creativeloop.datasets.clips import DEFAULT_DATA_DIR, available_clips
+from creativeloop.datasets.synthetic_video import make_video, random_script, to_mp4
 from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.settings import CommonSettings
-from creativeloop.videogen.data import DEFAULT_DATA_DIR, available_clips
 from creativeloop.videogen.overlay import OverlaySpec
 from creativeloop.videogen.pipeline import VideoPipeline
 from creativeloop.videogen.settings import VideogenSettings
-from creativeloop.videogen.synthetic import make_video, random_script, to_mp4
 
 
 def timed(action: Callable[[], Any], repeats: int) -> tuple[float, Any]:

@@ -6,7 +6,7 @@
 #   onnxruntime 1.31.1      runs the ONNX models inside the Python backend (model.py), CPU only
 #
 # They live in their own virtualenv (default <repo>/.venv-triton, git-ignored) because the
-# project's .venv needs numpy 2; creativeloop.kit.models.triton_local runs the server from there.
+# project's .venv needs numpy 2; creativeloop.stack.triton runs the server from there.
 # Idempotent: a venv that already has these versions is left alone.
 #
 #   scripts/install-triton.sh

@@ -14,7 +14,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """One running stack for the integration tests that only read and add data."""
-    from creativeloop.stack import LocalStack
+    from creativeloop.stack.local import LocalStack
 
     with LocalStack(tmp_path_factory.mktemp("stack")) as running:
         yield running
@@ -27,8 +27,8 @@ def broker(tmp_path: Path) -> Iterator[object]:
     import asyncio
 
     from creativeloop.kit.admin import ensure_topics
-    from creativeloop.kit.broker import TansuBroker
     from creativeloop.kit.settings import CommonSettings
+    from creativeloop.stack.broker import TansuBroker
 
     with TansuBroker(log_path=tmp_path / "tansu.log") as running:
         asyncio.run(ensure_topics(CommonSettings(bootstrap_servers=running.bootstrap_servers)))

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
-from PIL import Image
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -18,19 +18,19 @@ import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
-from creativeloop.kit.broker import TansuBroker, free_port
-from creativeloop.kit.codec import encode
-from creativeloop.kit.context import stats_key
-from creativeloop.kit.processes import terminate
-from creativeloop.kit.producer import EventProducer
-from creativeloop.kit.settings import CommonSettings
-from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, Topic
-from creativeloop.v1 import events_pb2
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from creativeloop.kit.codec import encode
+from creativeloop.kit.context import stats_key
+from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.settings import CommonSettings
+from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, Topic
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.processes import terminate
+from creativeloop.v1 import events_pb2
 from tests.integration.helpers import TopicRecorder, wait_until
 
 pytestmark = pytest.mark.integration

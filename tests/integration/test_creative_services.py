@@ -24,17 +24,20 @@ from urllib.parse import urlparse
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from PIL import Image
+
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.imagegen.templates import SIZES, load_catalogue
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.assets import FilesystemAssetStore
-from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.feed import TopicFeed
-from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CONTENT_PROFILES, CREATIVES, Topic
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.processes import terminate
 from creativeloop.v1 import (
     common_pb2,
     copygen_pb2,
@@ -43,8 +46,6 @@ from creativeloop.v1 import (
     imagegen_pb2,
     imagegen_pb2_grpc,
 )
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from PIL import Image
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from creativeloop.demo.catalogue import fetch_reviews
+
+from creativeloop.datasets.reviews import fetch_reviews
 from creativeloop.demo.run import run_demo
 from creativeloop.ranking.service import POLICY_VERSION
 

@@ -4,7 +4,7 @@ The chart is linted (`helm lint --strict`), rendered with default values, with e
 every service toggled and with one service at a time, and each rendering is validated against the
 Kubernetes 1.34 API schemas (`kubernetes-validate --strict`). The rendered manifests are then
 checked against the code: the services, default ports and environment variable names come from
-`creativeloop.stack.SERVICES` and the settings classes, so the chart and the code cannot drift
+`creativeloop.stack.local.SERVICES` and the settings classes, so the chart and the code cannot drift
 apart. The model setups (embedded onnxruntime on CPU or GPU, the chart's own Triton on a GPU with an
 S3 or volume repository, an external Triton) are rendered the same way, their CREATIVELOOP_MODELS_*
 variables parsed back into ModelSettings, and inconsistent model values must fail `helm template`
@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from creativeloop.kit.settings import CommonSettings, ModelSettings
-from creativeloop.stack import SERVICES, ServiceSpec
+from creativeloop.stack.local import SERVICES, ServiceSpec
 
 pytestmark = pytest.mark.integration
 

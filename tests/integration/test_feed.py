@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 
 import grpc
 import pytest
+from PIL import Image
+
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
@@ -26,10 +28,8 @@ from creativeloop.kit.topics import (
     CREATIVES,
     PRODUCT_CHANGES,
 )
-from creativeloop.stack import LocalStack
+from creativeloop.stack.local import LocalStack
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
-from PIL import Image
-
 from tests.integration.helpers import TopicRecorder, product_png, wait_until
 
 pytestmark = pytest.mark.integration

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from bench.bench_models import make_inputs
 from creativeloop.kit.models import InputMismatchError, ModelNotFoundError
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.spec import load_spec
 from creativeloop.kit.models.triton import TritonModelClient
-from creativeloop.kit.models.triton_local import LocalTriton, python_backend_repository
-
-from bench.bench_models import make_inputs
+from creativeloop.stack.triton import LocalTriton, python_backend_repository
 
 pytestmark = pytest.mark.integration
 

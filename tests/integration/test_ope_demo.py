@@ -6,9 +6,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from creativeloop.demo.catalogue import fetch_reviews
+
+from creativeloop.datasets.reviews import fetch_reviews
 from creativeloop.demo.run import run_demo
-from creativeloop.ope.own_logs import evaluate_demo
+from creativeloop.evaluation.ope.own_logs import evaluate_demo
 
 pytestmark = pytest.mark.integration
 

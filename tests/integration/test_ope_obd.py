@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from creativeloop.ope.obd import fetch_obd, load_obd
-from creativeloop.ope.policies import vowpalwabbit_available
-from creativeloop.ope.report import obd_report
+
+from creativeloop.datasets.obd import fetch_obd, load_obd
+from creativeloop.evaluation.ope.obd_report import obd_report
+from creativeloop.evaluation.ope.policies import vowpalwabbit_available
 
 pytestmark = pytest.mark.integration
 

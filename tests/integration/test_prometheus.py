@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from creativeloop.kit.broker import TansuBroker, free_port
-from creativeloop.kit.processes import terminate
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from creativeloop.kit.settings import ModelSettings
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.processes import terminate
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import common_pb2, understanding_pb2, understanding_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

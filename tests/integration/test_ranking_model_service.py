@@ -18,9 +18,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+
+from creativeloop.evaluation.simulation import SimulationResult, simulate, synthetic_catalogue
 from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.broker import TansuBroker, free_port
-from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, CONTENT_PROFILES, CREATIVES
@@ -28,11 +28,11 @@ from creativeloop.ranking.model import list_versions
 from creativeloop.ranking.policy import HYBRID_VERSION, POLICY_VERSION, Ranker
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.ranking.synthetic import SimulationResult, simulate, synthetic_catalogue
-from creativeloop.ranking.training import TrainOptions, train_from_kafka
-from creativeloop.stack import wait_serving
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.local import wait_serving
+from creativeloop.stack.processes import terminate
+from creativeloop.training.ranker import TrainOptions, train_from_kafka
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
-
 from tests.unit.test_ranking_training import PlantedTaste
 
 pytestmark = pytest.mark.integration

@@ -15,6 +15,8 @@ from typing import Any
 
 import boto3
 import pytest
+from pydantic import ValidationError
+
 from creativeloop.kit.assets import (
     AssetNotFound,
     FilesystemAssetStore,
@@ -22,7 +24,6 @@ from creativeloop.kit.assets import (
     asset_store_from_settings,
 )
 from creativeloop.kit.settings import CommonSettings
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.integration
 

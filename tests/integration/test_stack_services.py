@@ -9,14 +9,14 @@ import uuid
 import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CONTENT_PROFILES, PRODUCT_CHANGES
-from creativeloop.stack import LocalStack
+from creativeloop.stack.local import LocalStack
 from creativeloop.v1 import common_pb2, events_pb2, understanding_pb2, understanding_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from tests.integration.helpers import TopicRecorder, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,16 +18,17 @@ import numpy as np
 import onnx
 import pytest
 import tritonclient.grpc as triton_grpc
+from onnx import TensorProto, helper, numpy_helper
+
 from creativeloop.kit.models.spec import parse_config, spec_from_config
 from creativeloop.kit.models.triton import TritonModelClient
-from creativeloop.kit.models.triton_local import (
+from creativeloop.stack.triton import (
     LocalTriton,
     TritonInstall,
     TritonLaunchError,
     python_backend_repository,
     triton_install,
 )
-from onnx import TensorProto, helper, numpy_helper
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import onnxruntime as ort  # after the telemetry switch
@@ -302,11 +303,11 @@ def test_a_lost_port_race_is_retried_with_new_ports(
     install: TritonInstall, server: LocalTriton, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A free port can be taken between choosing it and the server binding it: start tries again."""
-    from creativeloop.kit.broker import free_port
+    from creativeloop.stack.broker import free_port
 
     ports = iter([server.grpc_port])  # the first pick is already taken (by the module's server)
     monkeypatch.setattr(
-        "creativeloop.kit.models.triton_local.free_port", lambda host: next(ports, None) or free_port(host)
+        "creativeloop.stack.triton.free_port", lambda host: next(ports, None) or free_port(host)
     )
     second = LocalTriton(server.repository, tmp_path / "second", venv=install.venv)
     assert second.grpc_port == server.grpc_port
@@ -333,7 +334,7 @@ def test_command_serves_until_sigterm(
     command = [
         sys.executable,
         "-c",
-        "from creativeloop.kit.models.triton_local import triton_command; triton_command()",
+        "from creativeloop.stack.triton import triton_command; triton_command()",
         f"--repository={source_repository}",
         "--model=tiny",
         f"--work-dir={tmp_path / 'work'}",

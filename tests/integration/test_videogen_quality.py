@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from creativeloop.videogen.data import CLIPS, LabelledClip, available_clips, fetch_clips
+
+from creativeloop.datasets.clips import CLIPS, LabelledClip, available_clips, fetch_clips
+from creativeloop.datasets.synthetic_video import to_mp4
+from creativeloop.evaluation.video import flash_false_positives, match, our_boundaries, synthetic_set
 from creativeloop.videogen.pipeline import VideoPipeline
-from creativeloop.videogen.quality import flash_false_positives, match, our_boundaries, synthetic_set
 from creativeloop.videogen.settings import VideogenSettings
-from creativeloop.videogen.synthetic import to_mp4
 
 pytestmark = pytest.mark.integration
 PIPELINE = VideoPipeline(VideogenSettings())

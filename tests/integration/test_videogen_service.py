@@ -25,18 +25,19 @@ from urllib.parse import urlparse
 import av
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from creativeloop.datasets.synthetic_video import default_script, make_video, product_png, to_mp4
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.assets import FilesystemAssetStore
-from creativeloop.kit.broker import TansuBroker, free_port
 from creativeloop.kit.feed import TopicFeed
-from creativeloop.kit.processes import terminate
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CONTENT_PROFILES, CREATIVES, Topic
+from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.processes import terminate
 from creativeloop.v1 import common_pb2, events_pb2, videogen_pb2, videogen_pb2_grpc
-from creativeloop.videogen.synthetic import default_script, make_video, product_png, to_mp4
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

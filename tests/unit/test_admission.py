@@ -7,7 +7,9 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-from creativeloop.demo.garments import render_garment
+
+from creativeloop.datasets.garments import render_garment
+from creativeloop.training.aesthetics import load_image_file, photo_path
 from creativeloop.understanding.admission import (
     EMPTY_TITLE,
     IMAGE_BLURRY,
@@ -25,7 +27,6 @@ from creativeloop.understanding.admission import (
     order_reasons,
     to_proto,
 )
-from creativeloop.understanding.aesthetics_train import load_image_file, photo_path
 from creativeloop.understanding.product_box import decode_image
 
 GOOD = ImageEvidence(width=800, height=800, edge_sharpness=5000.0, aesthetic_score=70.0, text_area_ratio=0.05)

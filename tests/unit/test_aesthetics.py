@@ -7,9 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from creativeloop.kit.models.embedded import EmbeddedModelClient
-from creativeloop.modelrepo.sources.aesthetics import _config
-from creativeloop.understanding import aesthetics_train as train
+from creativeloop.training import aesthetics as train
+from creativeloop.training.sources.aesthetics import _config
 from creativeloop.understanding.aesthetics import (
     FEATURE_NAMES,
     MODEL_NAME,

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from pydantic import ValidationError
+
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.streams import BanditStreams, source_record, stats_partition
 from creativeloop.kit.context import stats_key
-from pydantic import ValidationError
 
 # What Kafka accepts as a topic name.
 TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")

@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from creativeloop.bandit.stats import (
     NS_PER_S,
     ClickStatus,
@@ -27,7 +29,6 @@ from creativeloop.bandit.stats import (
 )
 from creativeloop.kit.context import context_bucket
 from creativeloop.v1 import events_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 T0 = 1_800_000_000 * NS_PER_S
 FEED_MOBILE = {"placement": "feed", "device": "mobile"}

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from creativeloop.compliance import (
     LexiconError,
     Violation,
@@ -16,9 +17,9 @@ from creativeloop.compliance import (
     lexicon_version,
     redact,
 )
-from creativeloop.compliance.evaluate import main as evaluate_main
-from creativeloop.compliance.evaluate import read_phrases, run, score
 from creativeloop.compliance.lexicon import load_lexicon
+from creativeloop.evaluation.compliance import main as evaluate_main
+from creativeloop.evaluation.compliance import read_phrases, run, score
 
 
 def codes(text: str, language: str | None = None) -> list[tuple[str, str]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from creativeloop.kit.configdoc import render_configuration
+from pydantic import ValidationError
+
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.ranking.settings import RankingSettings
-from pydantic import ValidationError
+from creativeloop.stack.configdoc import render_configuration
 
 
 def test_configuration_reference_is_up_to_date(repo_root: Path) -> None:

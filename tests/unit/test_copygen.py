@@ -8,6 +8,8 @@ from typing import Any, cast
 
 import grpc
 import pytest
+from google.protobuf.message import Message
+
 from creativeloop.copygen.copywriter import (
     TEMPLATES,
     copy_id,
@@ -29,7 +31,6 @@ from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.topics import CREATIVES, Topic
 from creativeloop.v1 import common_pb2, copygen_pb2, copygen_pb2_grpc, events_pb2
-from google.protobuf.message import Message
 
 SETTINGS = CopygenSettings()
 CJK = re.compile(r"[\u4e00-\u9fff]")

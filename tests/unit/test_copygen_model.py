@@ -19,9 +19,7 @@ import pytest
 pytest.importorskip("torch", reason="training needs the `models` extra (torch)")
 
 from creativeloop.compliance import check
-from creativeloop.copygen import export, train
 from creativeloop.copygen.compose import fit_for_ads
-from creativeloop.copygen.corpus import Split, load_pairs, split_by_product
 from creativeloop.copygen.diversity import DUPLICATE, mmr, similarity
 from creativeloop.copygen.generator import MODELS, CopyModel
 from creativeloop.copygen.points import rank_points
@@ -29,10 +27,12 @@ from creativeloop.copygen.service import CopygenServicer, Generators, compose_co
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.copygen.slots import SLOTS, resolve_slot
 from creativeloop.copygen.tokenizer import train_tokenizer
-from creativeloop.demo.catalogue import ReviewDataMissing, fetch_reviews, load_reviews
+from creativeloop.datasets.reviews import ReviewDataMissing, fetch_reviews, load_reviews
 from creativeloop.kit.models.embedded import EmbeddedModelClient
-from creativeloop.modelrepo.builder import build_repository
-from creativeloop.modelrepo.consistency import check_repository
+from creativeloop.training.copy_model import export, train
+from creativeloop.training.copy_model.corpus import Split, load_pairs, split_by_product
+from creativeloop.training.repository.builder import build_repository
+from creativeloop.training.repository.consistency import check_repository
 from creativeloop.v1 import common_pb2, copygen_pb2, copygen_pb2_grpc
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "var" / "data"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from creativeloop.demo import traffic
 from creativeloop.demo.traffic import (
     ClickModel,

@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 import grpc
 import numpy as np
 import pytest
+from google.protobuf.message import Message
+from PIL import Image
+
 from creativeloop.copygen.service import CopygenServicer
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.service import (
@@ -26,13 +29,11 @@ from creativeloop.imagegen.service import (
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.imagegen.templates import SIZES, load_catalogue
 from creativeloop.kit.assets import FilesystemAssetStore
-from creativeloop.kit.broker import free_port
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.topics import CREATIVES, Topic
+from creativeloop.stack.broker import free_port
 from creativeloop.v1 import common_pb2, copygen_pb2_grpc, events_pb2, imagegen_pb2, imagegen_pb2_grpc
-from google.protobuf.message import Message
-from PIL import Image
 
 SETTINGS = ImagegenSettings(max_image_bytes=64 * 1024, copygen_timeout_s=2.0)
 RENDERER = build_renderer(SETTINGS)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from creativeloop.imagegen.cutout import decode_image
 from creativeloop.imagegen.generator import (
     MODEL_NAME,
@@ -23,9 +25,8 @@ from creativeloop.imagegen.templates import SIZES, load_catalogue
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.errors import InputMismatchError
 from creativeloop.kit.settings import ModelSettings
-from creativeloop.modelrepo.builder import build_repository
-from creativeloop.modelrepo.sources.background_generator import sample_inputs
-from PIL import Image
+from creativeloop.training.repository.builder import build_repository
+from creativeloop.training.sources.background_generator import sample_inputs
 
 
 @pytest.fixture(scope="module")

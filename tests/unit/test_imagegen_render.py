@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
+
 from creativeloop.imagegen.colour import DARK_INK, LIGHT_INK, backdrop_range, worst_contrast
 from creativeloop.imagegen.cutout import make_cutout
 from creativeloop.imagegen.layout import Rect
@@ -34,7 +36,6 @@ from creativeloop.imagegen.templates import (
     parse_template,
 )
 from creativeloop.imagegen.text import wrap
-from PIL import Image
 
 RENDERER = Renderer(FontBook.default())
 TEMPLATES = sorted(load_catalogue())
@@ -77,7 +78,8 @@ def shape_cutout(width: int, height: int, frame: tuple[int, int] | None = None) 
 
 
 def raw_json(template_id: str) -> dict[str, Any]:
-    path = Path(__file__).resolve().parents[2] / "services" / "imagegen" / "templates" / f"{template_id}.json"
+    templates = Path(__file__).resolve().parents[2] / "services" / "creativeloop" / "imagegen" / "templates"
+    path = templates / f"{template_id}.json"
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from creativeloop.kit.codec import InvalidEvent, decode, encode
 from creativeloop.kit.topics import AD_IMPRESSIONS, ALL_TOPICS, PRODUCT_CHANGES, by_name
 from creativeloop.v1 import common_pb2, events_pb2

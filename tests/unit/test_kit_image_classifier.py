@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.image_classifier import ImageClassifier, prepare_image
 from creativeloop.kit.models.spec import ModelSpec, TensorSpec
-
 from tests.unit.test_modelrepo_support import reference_repository
 
 PHOTOS = Path("/usr/share/doc/opencv-doc/examples/data")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from creativeloop.kit.models import InputMismatchError, ModelError, ModelNotFoundError
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.settings import ModelSettings
-
 from tests.unit.tiny_models import WEIGHTS, write_tiny_repository
 
 

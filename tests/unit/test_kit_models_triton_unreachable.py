@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from creativeloop.kit.broker import free_port
+
 from creativeloop.kit.models import ModelUnavailableError
 from creativeloop.kit.models.triton import TritonModelClient
+from creativeloop.stack.broker import free_port
 
 
 @pytest.mark.timeout(60)  # a hang guard: the deadline must end the call, not the test runner

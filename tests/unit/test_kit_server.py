@@ -8,12 +8,13 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
 from creativeloop.kit.settings import ServiceSettings
 from creativeloop.v1 import understanding_pb2, understanding_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 
 class EchoUnderstanding(understanding_pb2_grpc.UnderstandingServiceServicer):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.spec import ModelSpec, TensorSpec
 from creativeloop.kit.models.text_embedder import MAX_LENGTH, TextEmbedder, encode, make_tokenizer
-
 from tests.unit.test_modelrepo_support import reference_repository
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
+from creativeloop.datasets.wheels import sha256_file
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.models.image_classifier import prepare_image
 from creativeloop.kit.models.text_embedder import TextEmbedder
-from creativeloop.kit.wheeldata import sha256_file
-from creativeloop.modelrepo.source import BuildContext
-from creativeloop.modelrepo.sources import ocr
-
+from creativeloop.training.repository.source import BuildContext
+from creativeloop.training.sources import ocr
 from tests.unit.test_modelrepo_support import DATA_DIR, can_build, reference_repository
 
 needs_build_extra = pytest.mark.skipif(not can_build(), reason="needs the `models` build extra")
@@ -74,7 +74,8 @@ def test_ocr_models_read_a_rendered_line_through_the_served_files(
 @needs_build_extra
 def test_image_classifier_agrees_with_the_torch_model(client: EmbeddedModelClient, tmp_path: Path) -> None:
     import torch
-    from creativeloop.modelrepo.sources import image_classifier as source
+
+    from creativeloop.training.sources import image_classifier as source
 
     names = ["squirrel_cls.jpg", "baboon.jpg", "orange.jpg", "messi5.jpg", "fruits.jpg", "HappyFish.jpg"]
     images = [cv2.imread(str(PHOTOS / n)) for n in names]
@@ -100,8 +101,9 @@ def test_text_embeddings_agree_with_sentence_transformers(
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from creativeloop.modelrepo.sources import text_embedding as source
     from sentence_transformers import SentenceTransformer
+
+    from creativeloop.training.sources import text_embedding as source
 
     texts = source.review_sentences(BuildContext("text_embedding", repository, repository, DATA_DIR))[::8]
     texts += ["Runs small; order a size up.", "这条裙子很好看", ""]

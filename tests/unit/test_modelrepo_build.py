@@ -8,13 +8,15 @@ from pathlib import Path
 import onnx
 import pytest
 from click.testing import CliRunner
-from creativeloop.modelrepo import source as source_module
-from creativeloop.modelrepo.builder import BuildError, build_repository
-from creativeloop.modelrepo.cli import models
-from creativeloop.modelrepo.consistency import check_repository
-from creativeloop.modelrepo.manifest import check_manifest, read_manifest
-from creativeloop.modelrepo.pbtxt import Tensor, render_config
-from creativeloop.modelrepo.source import (
+from onnx import TensorProto, helper
+
+from creativeloop.cli.models import models
+from creativeloop.training.repository import source as source_module
+from creativeloop.training.repository.builder import BuildError, build_repository
+from creativeloop.training.repository.consistency import check_repository
+from creativeloop.training.repository.manifest import check_manifest, read_manifest
+from creativeloop.training.repository.pbtxt import Tensor, render_config
+from creativeloop.training.repository.source import (
     BuildContext,
     BuildResult,
     FunctionSource,
@@ -22,8 +24,6 @@ from creativeloop.modelrepo.source import (
     SourceUnavailableError,
     registered,
 )
-from onnx import TensorProto, helper
-
 from tests.unit.test_modelrepo_support import BUILTIN, DATA_DIR, can_build, reference_repository
 
 # Cover both torch exports (a CNN, a transformer via its int8 child), quantisation and a copy.

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import onnx
 import pytest
-from creativeloop.kit.models.spec import load_spec, parse_config
-from creativeloop.modelrepo.consistency import check_model, check_repository
-from creativeloop.modelrepo.manifest import check_manifest
-from creativeloop.modelrepo.pbtxt import Batching, Tensor, render_config
 from onnx import TensorProto, helper
 from tritonclient.grpc import model_config_pb2
 
+from creativeloop.kit.models.spec import load_spec, parse_config
+from creativeloop.training.repository.consistency import check_model, check_repository
+from creativeloop.training.repository.manifest import check_manifest
+from creativeloop.training.repository.pbtxt import Batching, Tensor, render_config
 from tests.unit.test_modelrepo_support import BUILTIN, reference_repository
 
 # The contract other code is written against: names, wire types and dims without the batch dim.

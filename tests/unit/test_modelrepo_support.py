@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from creativeloop.modelrepo.consistency import check_repository
-from creativeloop.modelrepo.manifest import check_manifest, read_manifest
+
+from creativeloop.training.repository.consistency import check_repository
+from creativeloop.training.repository.manifest import check_manifest, read_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED = REPO_ROOT / "deploy" / "model-repository"
@@ -81,7 +82,7 @@ def reference_repository() -> Built:
     else:
         if not can_build():
             pytest.skip("no built model repository and the `models` build extra is not installed")
-        from creativeloop.modelrepo.builder import build_repository
+        from creativeloop.training.repository.builder import build_repository
 
         root = Path(tempfile.mkdtemp(prefix="creativeloop-models-"))
         atexit.register(shutil.rmtree, root, ignore_errors=True)

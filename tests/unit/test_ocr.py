@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from creativeloop.kit.models.errors import ModelError
-from creativeloop.understanding.ocr import OcrInputError, OcrPipeline, OcrResult, load_dictionary
 from PIL import Image, ImageDraw, ImageFont
 
+from creativeloop.kit.models.errors import ModelError
+from creativeloop.understanding.ocr import OcrInputError, OcrPipeline, OcrResult, load_dictionary
 from tests.unit.test_modelrepo_support import reference_repository
 
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

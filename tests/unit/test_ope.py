@@ -6,8 +6,9 @@ import doctest
 
 import numpy as np
 import pytest
-from creativeloop.ope import estimators
-from creativeloop.ope.estimators import doubly_robust, ips, snips
+
+from creativeloop.evaluation.ope import estimators
+from creativeloop.evaluation.ope.estimators import doubly_robust, ips, snips
 
 TRUE_CTR = np.array([0.02, 0.05, 0.10, 0.04, 0.03])
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from creativeloop.ope import obd, policies, report
-from creativeloop.ope.obd import (
+
+from creativeloop.datasets import obd
+from creativeloop.datasets.obd import (
     FILES,
     OBDMissing,
     extract_obd,
@@ -26,7 +27,10 @@ from creativeloop.ope.obd import (
     read_item_context,
     read_logs,
 )
-from creativeloop.ope.policies import (
+from creativeloop.evaluation.ope import obd_report as report
+from creativeloop.evaluation.ope import policies
+from creativeloop.evaluation.ope.obd_report import evaluate_policy, obd_report
+from creativeloop.evaluation.ope.policies import (
     LogisticRewardModel,
     best_item_per_position,
     greedy_distribution,
@@ -35,7 +39,6 @@ from creativeloop.ope.policies import (
     thompson_slate_distribution,
     uniform_distribution,
 )
-from creativeloop.ope.report import evaluate_policy, obd_report
 
 N_ITEMS = 5
 N_POSITIONS = 3

@@ -13,11 +13,11 @@ import uuid
 
 import numpy as np
 import pytest
+
 from creativeloop.demo.run import DemoResult
 from creativeloop.demo.traffic import ClickModel, TrafficSimulator
-from creativeloop.ope.own_logs import evaluate_demo, evaluate_logged_events, join_events
+from creativeloop.evaluation.ope.own_logs import evaluate_demo, evaluate_logged_events, join_events
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2
-
 from tests.unit.test_demo_traffic import make_creatives
 
 Creatives = dict[str, list[common_pb2.Creative]]

@@ -5,18 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from creativeloop.understanding.product_box import (
-    decode_image,
-    encode_mask_png,
-    locate_product,
-    locate_product_bytes,
-)
-from creativeloop.understanding.quality_product_box import (
+
+from creativeloop.evaluation.product_box import (
     Case,
     box_iou,
     build_cases,
     mask_iou,
     true_box,
+)
+from creativeloop.understanding.product_box import (
+    decode_image,
+    encode_mask_png,
+    locate_product,
+    locate_product_bytes,
 )
 
 PLACEMENTS = ("off_centre", "tall", "wide")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+
+from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.ranking.features import (
     FEATURE_NAMES,
     N_FEATURES,
     FeatureStore,
     stable_hash,
 )
-from creativeloop.ranking.synthetic import synthetic_catalogue
 from creativeloop.v1 import events_pb2
 
 CONTEXT = {"placement": "feed", "device": "mobile"}

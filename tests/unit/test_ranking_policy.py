@@ -9,15 +9,16 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pytest
+
+from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.ranking.features import FEATURE_NAMES, N_FEATURES
 from creativeloop.ranking.linear import LinTS
 from creativeloop.ranking.model import CtrModel, ModelHolder, write_version
 from creativeloop.ranking.policy import HYBRID_VERSION, LINTS_VERSION, POLICY_VERSION, Ranker
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.ranking.synthetic import synthetic_catalogue
 from creativeloop.ranking.thompson import BetaThompson, hybrid_posterior
-from creativeloop.ranking.training import TrainOptions, lgb_params
+from creativeloop.training.ranker import TrainOptions, lgb_params
 from creativeloop.v1 import common_pb2, events_pb2
 
 MOBILE = {"placement": "feed", "device": "mobile"}

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from creativeloop.evaluation.simulation import SimulationResult, simulate, synthetic_catalogue
 from creativeloop.ranking.features import FEATURE_NAMES, FEATURE_VERSION
 from creativeloop.ranking.model import ModelHolder, list_versions
 from creativeloop.ranking.policy import Ranker
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.ranking.synthetic import SimulationResult, simulate, synthetic_catalogue
-from creativeloop.ranking.training import Logs, TrainOptions, auc, build_dataset, train_from_logs
+from creativeloop.training.ranker import Logs, TrainOptions, auc, build_dataset, train_from_logs
 from creativeloop.v1 import common_pb2
 
 DARK = {"#173a34", "#1d2a4d", "#2f2f2f"}

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+
+from creativeloop.evaluation.scene import TEST, make_example, missing_sources, photo_path
 from creativeloop.understanding.ocr import OcrLine, OcrPipeline, OcrResult, text_area_ratio
-from creativeloop.understanding.quality_scene import TEST, make_example, missing_sources, photo_path
 from creativeloop.understanding.scene import (
     CLASSES,
     DEFAULT_MODEL,
@@ -27,7 +28,6 @@ from creativeloop.understanding.scene import (
     resize_long,
     text_signals,
 )
-
 from tests.unit.test_modelrepo_support import reference_repository
 
 #: Held-out (test-split) pictures per kind: every kind must be right on at least 3 of them.

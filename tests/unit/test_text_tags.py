@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
 from creativeloop.compliance import is_compliant
-from creativeloop.understanding import review_corpus
-from creativeloop.understanding.review_corpus import ChineseReviewsMissing, Polarity
+from creativeloop.datasets import zh_reviews as review_corpus
+from creativeloop.understanding.polarity import ChineseReviewsMissing, Polarity
 from creativeloop.understanding.text_tags import (
     ReviewText,
     TagSource,

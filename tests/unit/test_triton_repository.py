@@ -7,9 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from tritonclient.grpc import model_config_pb2
+
 from creativeloop.kit.models.errors import ModelNotFoundError
 from creativeloop.kit.models.spec import parse_config, spec_from_config
-from creativeloop.kit.models.triton_local import (
+from creativeloop.stack.triton import (
     MODEL_PY,
     RepositoryError,
     failure_summary,
@@ -17,7 +19,6 @@ from creativeloop.kit.models.triton_local import (
     python_backend_config,
     python_backend_repository,
 )
-from tritonclient.grpc import model_config_pb2
 
 SOURCE_CONFIG = """
 name: "scorer"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw, ImageFont
+
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.kit.settings import CommonSettings
@@ -14,7 +16,6 @@ from creativeloop.understanding.analyzer import StageTimer
 from creativeloop.understanding.profile import ProfileBuilder
 from creativeloop.understanding.settings import UnderstandingSettings
 from creativeloop.v1 import common_pb2
-from PIL import Image, ImageDraw, ImageFont
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "deploy" / "model-repository"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from creativeloop.datasets.synthetic_video import default_script, make_video, product_png, to_mp4
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.videogen.embed import HistogramEmbedder, ModelEmbedder
 from creativeloop.videogen.pipeline import VideoPipeline
 from creativeloop.videogen.settings import VideogenSettings
-from creativeloop.videogen.synthetic import default_script, make_video, product_png, to_mp4
-from onnx import TensorProto, helper, numpy_helper
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "deploy" / "model-repository"
 CONFIG = """name: "image_classifier"

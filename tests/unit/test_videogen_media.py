@@ -9,10 +9,11 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+
+from creativeloop.datasets.synthetic_video import ShotSpec, make_video, product_png, to_mp4
 from creativeloop.videogen.media import VideoLimits, VideoRejected, analysis_size, decode_frames, probe
 from creativeloop.videogen.pipeline import VideoPipeline, decode_still
 from creativeloop.videogen.settings import VideogenSettings
-from creativeloop.videogen.synthetic import ShotSpec, make_video, product_png, to_mp4
 
 LIMITS = VideoLimits()
 

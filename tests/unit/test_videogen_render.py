@@ -11,12 +11,13 @@ import av
 import cv2
 import numpy as np
 import pytest
+
+from creativeloop.datasets.synthetic_video import ShotSpec, default_script, make_video, product_png, to_mp4
 from creativeloop.videogen import crop, encode
 from creativeloop.videogen.crop import crop_path, crop_size, output_size, parse_aspect
 from creativeloop.videogen.overlay import Overlay, OverlaySpec, logo_bytes
 from creativeloop.videogen.pipeline import VideoPipeline
 from creativeloop.videogen.settings import VideogenSettings
-from creativeloop.videogen.synthetic import ShotSpec, default_script, make_video, product_png, to_mp4
 
 SETTINGS = VideogenSettings(output_long_side=240, x264_preset="ultrafast")
 PIPELINE = VideoPipeline(SETTINGS)

@@ -8,10 +8,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
+from creativeloop.datasets.synthetic_video import ShotSpec, SyntheticVideo, default_script, make_video
+from creativeloop.evaluation.video import match
 from creativeloop.videogen import segment
-from creativeloop.videogen.quality import match
 from creativeloop.videogen.segment import SegmentConfig, ShotDetector
-from creativeloop.videogen.synthetic import ShotSpec, SyntheticVideo, default_script, make_video
 
 TOLERANCE = 2
 

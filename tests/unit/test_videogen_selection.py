@@ -6,6 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
+
 from creativeloop.videogen import selection
 from creativeloop.videogen.segment import Shot
 from creativeloop.videogen.selection import Candidate, select

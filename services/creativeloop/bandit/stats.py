@@ -1,0 +1,534 @@
+"""The bandit's attribution and counting rules, free of faust so they can be tested with plain dicts.
+
+Two stages, because the inputs are keyed by impression_id and the counts by creative_id:
+
+1. `ImpressionLedger` (state keyed by impression_id, co-partitioned with `ad.impressions` and
+   `ad.clicks`) turns records into `Outcome`s and dead letters:
+
+   - an impression counts once (duplicates change nothing), in its context bucket
+     (`kit.context.context_bucket(impression.context)`) and in all contexts;
+   - a click counts once, for its impression's creative and bucket, and only inside the
+     **attribution window**: `clicked_at` at most `window` after the impression's `shown_at`
+     (a click stamped before its impression, by clock skew between the ad servers that log them,
+     counts if it is no more than one window early). A click outside the window is **late**:
+     it goes to `ad.clicks.dlq` once ("click outside attribution window ..."), and its duplicates
+     change nothing; a later click of the same impression inside the window still counts;
+   - a click whose impression has not arrived is **held**. It is matched when the impression
+     arrives (then the window decides), or dead-lettered as an **orphan** ("no impression within
+     attribution window ...") once the partition's *impression clock* passes
+     `clicked_at + window`. The impression clock of a partition is the newest `shown_at` read from
+     that partition of `ad.impressions`: it moves with event time, not the wall clock, so a replay
+     of the same records dead-letters the same clicks. Only impressions move it, so a click stream
+     read ahead of its impression stream (a backlog) does not expire clicks whose impressions are
+     still unread. A partition that receives no impressions keeps its held clicks until it does.
+
+   Event time is `Impression.shown_at` / `Click.clicked_at`, or the record's Kafka timestamp when
+   the field is unset.
+2. `CreativeCounter` (state keyed by creative_id: one value with all its buckets, so an outcome
+   updates a creative atomically) adds outcomes up per (creative, bucket) and per creative over
+   all contexts, with exponential **time decay** in event time: an outcome weighs
+   `2 ** (-age / half_life)`, where age is measured from its impression's `shown_at` (a click takes
+   its impression's time, so clicks never outweigh impressions). Stored counts are decayed to the
+   newest outcome time applied (`at_ns`), which is the snapshot's `updated_at`:
+   counts(T) = sum over outcomes of 2 ** (-(T - t_i) / half_life), whatever order the outcomes
+   arrive in. Each outcome carries the offset it was read at; replays after a crash (offsets at or
+   below the last one applied) are ignored, so counts stay exact under at-least-once delivery.
+
+All state is bytes in `MutableMapping`s: faust tables in the service, dicts in tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+from collections.abc import MutableMapping
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from creativeloop.kit.context import ALL_CONTEXTS, context_bucket
+from creativeloop.v1 import events_pb2
+
+NS_PER_S = 1_000_000_000
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _seconds(ns: int) -> str:
+    return f"{ns / NS_PER_S:g}s"
+
+
+def _iso(ns: int) -> str:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(ns)
+    return stamp.ToJsonString()
+
+
+def event_time_ns(stamp: Timestamp, record_timestamp_ns: int) -> int:
+    """When a record's event happened: its own timestamp, or the Kafka record timestamp if unset."""
+    if stamp.seconds or stamp.nanos:
+        return int(stamp.ToNanoseconds())
+    return record_timestamp_ns
+
+
+def decay_factor(age_ns: int, half_life_s: float | None) -> float:
+    """Weight of an observation `age_ns` old: 2 ** (-age / half_life); 1 when decay is off."""
+    if not half_life_s or age_ns == 0:
+        return 1.0
+    return float(2.0 ** (-(age_ns / NS_PER_S) / half_life_s))
+
+
+# --- stage 1: attribution, keyed by impression_id ---------------------------------------------
+
+
+class ClickStatus(StrEnum):
+    """What became of an impression's click."""
+
+    NONE = ""
+    HELD = "held"  # the click came first; waiting for the impression
+    COUNTED = "counted"
+    LATE = "late"  # outside the window: dead-lettered
+    ORPHANED = "orphaned"  # no impression within the window: dead-lettered
+
+
+@dataclass(frozen=True)
+class ImpressionState:
+    """What is known about one impression_id."""
+
+    #: Empty until the impression itself has arrived (a click can come first).
+    creative_id: str = ""
+    bucket: str = ALL_CONTEXTS
+    shown_at_ns: int = 0
+    click: ClickStatus = ClickStatus.NONE
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.creative_id)
+
+    def encode(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> ImpressionState | None:
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        creative_id = str(data["creative_id"])
+        if "click" in data:
+            click = ClickStatus(data["click"])
+        else:  # written before attribution windows: {"creative_id", "clicked"}
+            click = ClickStatus.NONE
+            if data.get("clicked"):
+                click = ClickStatus.COUNTED if creative_id else ClickStatus.HELD
+        return cls(creative_id, str(data.get("bucket", "")), int(data.get("shown_at_ns", 0)), click)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where an input record was read, and its bytes: what its dead letter carries."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    #: The Kafka record timestamp (event-time fallback).
+    timestamp_ns: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        def b64(data: bytes | None) -> str | None:
+            return None if data is None else base64.b64encode(data).decode()
+
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": b64(self.key),
+            "value": b64(self.value),
+            "timestamp_ns": self.timestamp_ns,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceRecord:
+        def unb64(text: str | None) -> bytes | None:
+            return None if text is None else base64.b64decode(text)
+
+        return cls(
+            str(data["topic"]),
+            int(data["partition"]),
+            int(data["offset"]),
+            unb64(data["key"]),
+            unb64(data["value"]),
+            int(data["timestamp_ns"]),
+        )
+
+
+@dataclass(frozen=True)
+class HeldClick:
+    """A click waiting for its impression, with the record to dead-letter if it never comes."""
+
+    clicked_at_ns: int
+    record: SourceRecord
+
+    def encode(self) -> bytes:
+        return _dumps({"clicked_at_ns": self.clicked_at_ns, "record": self.record.to_json()})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> HeldClick:
+        data = json.loads(raw)
+        return cls(int(data["clicked_at_ns"]), SourceRecord.from_json(data["record"]))
+
+
+class LetterKind(StrEnum):
+    """Why a record was dead-lettered; for valid clicks, the label of the unattributed-clicks counter."""
+
+    INVALID = "invalid"  # cannot be decoded or validated (any source topic)
+    NO_IMPRESSION = "no_impression"
+    OUTSIDE_WINDOW = "outside_window"
+
+
+#: The kinds of letters that are valid clicks not counted.
+UNATTRIBUTED: tuple[LetterKind, ...] = (LetterKind.NO_IMPRESSION, LetterKind.OUTSIDE_WINDOW)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A record to dead-letter, and why."""
+
+    record: SourceRecord
+    kind: LetterKind
+    reason: str
+
+
+class Verdict(StrEnum):
+    """What a record did when it was read; also the `outcome` label of the events counter."""
+
+    COUNTED = "ok"
+    HELD = "held"  # a click whose impression has not arrived yet
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A change to one creative's counts in one bucket, forwarded keyed by creative_id."""
+
+    creative_id: str
+    bucket: str
+    #: Event time of the impression it is about (its `shown_at`), for decay.
+    at_ns: int
+    impressions: int = 0
+    clicks: int = 0
+
+    def encode(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Outcome:
+        data = json.loads(raw)
+        return cls(
+            str(data["creative_id"]),
+            str(data.get("bucket", "")),
+            int(data.get("at_ns", 0)),
+            int(data["impressions"]),
+            int(data["clicks"]),
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """The effect of one input record: its verdict, the outcome to count, the letters to send."""
+
+    verdict: Verdict
+    outcome: Outcome | None = None
+    #: Dead letters: this record (a late click), or held clicks that this impression expired.
+    letters: tuple[Letter, ...] = ()
+
+
+class ImpressionLedger:
+    """Stage 1: per-impression state keyed by impression_id, and the clicks held for an impression.
+
+    `impressions` and `held` must be partitioned like the input topics (faust tables written from
+    the agent that reads them). The impression clocks and the index of held clicks by deadline
+    live in memory: call `rebuild()` after the tables are recovered. A clock that restarts from
+    nothing is harmless: every held click older than the lost clock allows was already expired.
+    """
+
+    def __init__(
+        self,
+        impressions: MutableMapping[str, bytes],
+        held: MutableMapping[str, bytes],
+        window_s: float,
+    ) -> None:
+        if window_s <= 0:
+            raise ValueError(f"attribution window must be positive, not {window_s}")
+        self._table = impressions
+        self._held = held
+        self.window_ns = round(window_s * NS_PER_S)
+        #: Per partition: the newest `shown_at` read from it.
+        self._clock: dict[int, int] = {}
+        #: Per partition: a heap of (deadline, impression_id) of held clicks.
+        self._due: dict[int, list[tuple[int, str]]] = {}
+
+    def state(self, impression_id: str) -> ImpressionState | None:
+        return ImpressionState.decode(self._table.get(impression_id))
+
+    def held_click(self, impression_id: str) -> HeldClick | None:
+        raw = self._held.get(impression_id)
+        return None if raw is None else HeldClick.decode(raw)
+
+    def held_count(self) -> int:
+        return len(self._held)
+
+    def clock(self, partition: int) -> int | None:
+        return self._clock.get(partition)
+
+    def rebuild(self) -> None:
+        """Re-index the held clicks in the table (after recovery or a rebalance)."""
+        self._due = {}
+        for impression_id, raw in list(self._held.items()):
+            held = HeldClick.decode(raw)
+            self._index(held.record.partition, held.clicked_at_ns + self.window_ns, impression_id)
+
+    def _index(self, partition: int, deadline_ns: int, impression_id: str) -> None:
+        heapq.heappush(self._due.setdefault(partition, []), (deadline_ns, impression_id))
+
+    def _outside_window(self, shown_at_ns: int, clicked_at_ns: int) -> str | None:
+        """None if the click is inside the attribution window of its impression, else why not."""
+        delay = clicked_at_ns - shown_at_ns
+        if -self.window_ns <= delay <= self.window_ns:
+            return None
+        when = f"{_seconds(delay)} after" if delay > 0 else f"{_seconds(-delay)} before"
+        return f"click outside attribution window ({_seconds(self.window_ns)}): {when} its impression"
+
+    def _orphan(self, held: HeldClick, clock_ns: int, partition: int) -> Letter:
+        reason = (
+            f"no impression within attribution window ({_seconds(self.window_ns)}): clicked at "
+            f"{_iso(held.clicked_at_ns)}, impressions of partition {partition} reached {_iso(clock_ns)}"
+        )
+        return Letter(held.record, LetterKind.NO_IMPRESSION, reason)
+
+    def impression(self, event: events_pb2.Impression, record: SourceRecord) -> Step:
+        """Count an impression once; settle a click that was waiting for it; expire old held clicks."""
+        shown_at = event_time_ns(event.shown_at, record.timestamp_ns)
+        impression_id = event.impression_id
+        state = self.state(impression_id)
+        if state is not None and state.shown:
+            step = Step(Verdict.DUPLICATE)
+        else:
+            bucket = context_bucket(event.context)
+            click = state.click if state is not None else ClickStatus.NONE
+            clicks = 0
+            letters: tuple[Letter, ...] = ()
+            if click is ClickStatus.HELD:
+                raw = self._held.get(impression_id)
+                if raw is None:  # held by a version without attribution windows: no time to check
+                    click, clicks = ClickStatus.COUNTED, 1
+                else:
+                    del self._held[impression_id]
+                    held = HeldClick.decode(raw)
+                    why = self._outside_window(shown_at, held.clicked_at_ns)
+                    if why is None:
+                        click, clicks = ClickStatus.COUNTED, 1
+                    else:
+                        click = ClickStatus.LATE
+                        letters = (Letter(held.record, LetterKind.OUTSIDE_WINDOW, why),)
+            self._table[impression_id] = ImpressionState(event.creative_id, bucket, shown_at, click).encode()
+            outcome = Outcome(event.creative_id, bucket, shown_at, impressions=1, clicks=clicks)
+            step = Step(Verdict.COUNTED, outcome, letters)
+        expired = self._advance(record.partition, shown_at)
+        return replace(step, letters=step.letters + expired) if expired else step
+
+    def click(self, event: events_pb2.Click, record: SourceRecord) -> Step:
+        """Count a click once, for its impression's creative (not the click's own creative_id)."""
+        clicked_at = event_time_ns(event.clicked_at, record.timestamp_ns)
+        impression_id = event.impression_id
+        state = self.state(impression_id) or ImpressionState()
+        if state.click is ClickStatus.COUNTED:
+            return Step(Verdict.DUPLICATE)
+        if not state.shown:
+            if state.click is not ClickStatus.NONE:  # already held, or already dead-lettered
+                return Step(Verdict.DUPLICATE)
+            held = HeldClick(clicked_at, record)
+            deadline = clicked_at + self.window_ns
+            clock = self._clock.get(record.partition)
+            if clock is not None and clock > deadline:
+                self._table[impression_id] = replace(state, click=ClickStatus.ORPHANED).encode()
+                return Step(Verdict.DEAD_LETTERED, letters=(self._orphan(held, clock, record.partition),))
+            self._held[impression_id] = held.encode()
+            self._table[impression_id] = replace(state, click=ClickStatus.HELD).encode()
+            self._index(record.partition, deadline, impression_id)
+            return Step(Verdict.HELD)
+        why = self._outside_window(state.shown_at_ns, clicked_at)
+        if why is None:
+            self._table[impression_id] = replace(state, click=ClickStatus.COUNTED).encode()
+            return Step(
+                Verdict.COUNTED, Outcome(state.creative_id, state.bucket, state.shown_at_ns, clicks=1)
+            )
+        if state.click is ClickStatus.NONE:
+            self._table[impression_id] = replace(state, click=ClickStatus.LATE).encode()
+            return Step(Verdict.DEAD_LETTERED, letters=(Letter(record, LetterKind.OUTSIDE_WINDOW, why),))
+        return Step(Verdict.DUPLICATE)  # this impression's late or orphaned click was dead-lettered already
+
+    def _advance(self, partition: int, shown_at_ns: int) -> tuple[Letter, ...]:
+        """Move the partition's impression clock; dead-letter the held clicks it leaves behind."""
+        clock = max(self._clock.get(partition, shown_at_ns), shown_at_ns)
+        self._clock[partition] = clock
+        due = self._due.get(partition)
+        letters: list[Letter] = []
+        while due and due[0][0] < clock:
+            _, impression_id = heapq.heappop(due)
+            raw = self._held.get(impression_id)
+            if raw is None:
+                continue  # its impression arrived meanwhile
+            held = HeldClick.decode(raw)
+            del self._held[impression_id]
+            state = self.state(impression_id) or ImpressionState()
+            self._table[impression_id] = replace(state, click=ClickStatus.ORPHANED).encode()
+            letters.append(self._orphan(held, clock, partition))
+        return tuple(letters)
+
+
+# --- stage 2: decayed counts per creative, and per bucket within it -----------------------------
+
+
+@dataclass(frozen=True)
+class CreativeCounts:
+    """Decayed impression and click counts of one creative in one bucket ("" = all contexts)."""
+
+    creative_id: str
+    bucket: str = ALL_CONTEXTS
+    impressions: float = 0.0
+    clicks: float = 0.0
+    #: Event time the counts are decayed to: the newest outcome applied.
+    at_ns: int = 0
+
+    def add(self, outcome: Outcome, half_life_s: float | None) -> CreativeCounts:
+        base = self.at_ns if (self.impressions or self.clicks) else outcome.at_ns
+        if outcome.at_ns >= base:  # newer: decay what we have to the outcome's time, add it whole
+            kept = decay_factor(outcome.at_ns - base, half_life_s)
+            impressions = self.impressions * kept + outcome.impressions
+            clicks = self.clicks * kept + outcome.clicks
+            at_ns = outcome.at_ns
+        else:  # older (out of order): add it decayed to our time
+            weight = decay_factor(base - outcome.at_ns, half_life_s)
+            impressions = self.impressions + outcome.impressions * weight
+            clicks = self.clicks + outcome.clicks * weight
+            at_ns = base
+        return replace(self, impressions=impressions, clicks=clicks, at_ns=at_ns)
+
+    def as_of(self, at_ns: int, half_life_s: float | None) -> tuple[float, float]:
+        """(impressions, clicks) decayed further to a later time `at_ns`."""
+        kept = decay_factor(max(0, at_ns - self.at_ns), half_life_s)
+        return self.impressions * kept, self.clicks * kept
+
+    def snapshot(self) -> events_pb2.BanditStats:
+        updated_at = Timestamp()
+        updated_at.FromNanoseconds(self.at_ns)
+        return events_pb2.BanditStats(
+            creative_id=self.creative_id,
+            impressions=self.impressions,
+            # Decayed sums can round a hair above impressions when every impression was clicked.
+            clicks=min(self.clicks, self.impressions),
+            updated_at=updated_at,
+            context_bucket=self.bucket,
+        )
+
+
+@dataclass(frozen=True)
+class CreativeRecord:
+    """Everything counted for one creative: one table value, so an outcome updates it atomically."""
+
+    creative_id: str
+    #: Per bucket, and "" for all contexts.
+    buckets: dict[str, CreativeCounts]
+    #: Offset of the last outcome applied; outcomes of one creative share a partition, so their
+    #: offsets only grow and anything at or below this is a replay.
+    last_offset: int = -1
+
+    def encode(self) -> bytes:
+        buckets = {
+            bucket: {"impressions": c.impressions, "clicks": c.clicks, "at_ns": c.at_ns}
+            for bucket, c in self.buckets.items()
+        }
+        return _dumps({"buckets": buckets, "last_offset": self.last_offset})
+
+    @classmethod
+    def decode(cls, creative_id: str, raw: bytes | None) -> CreativeRecord:
+        if raw is None:
+            return cls(creative_id, {})
+        data = json.loads(raw)
+        if "buckets" not in data:  # written before buckets: {"impressions", "clicks", "last_offset"}
+            data["buckets"] = {ALL_CONTEXTS: {"impressions": data["impressions"], "clicks": data["clicks"]}}
+        buckets = {
+            str(bucket): CreativeCounts(
+                creative_id,
+                str(bucket),
+                float(c["impressions"]),
+                float(c["clicks"]),
+                int(c.get("at_ns", 0)),
+            )
+            for bucket, c in data["buckets"].items()
+        }
+        return cls(creative_id, buckets, int(data["last_offset"]))
+
+
+class CreativeCounter:
+    """Stage 2: decayed counts per creative (table key creative_id), per bucket and over all contexts."""
+
+    def __init__(self, table: MutableMapping[str, bytes], half_life_s: float | None = None) -> None:
+        if half_life_s is not None and half_life_s < 0:
+            raise ValueError(f"half-life must not be negative, not {half_life_s}")
+        self._table = table
+        self.half_life_s = half_life_s or None
+        #: (creative_id, bucket) changed since the last snapshots.
+        self._changed: set[tuple[str, str]] = set()
+
+    def record(self, creative_id: str) -> CreativeRecord:
+        return CreativeRecord.decode(creative_id, self._table.get(creative_id))
+
+    def get(self, creative_id: str, bucket: str = ALL_CONTEXTS) -> CreativeCounts:
+        return self.record(creative_id).buckets.get(bucket) or CreativeCounts(creative_id, bucket)
+
+    def apply(self, outcome: Outcome, offset: int) -> bool:
+        """Add `outcome` (read at `offset`) to its bucket and to all contexts; False if a replay."""
+        record = self.record(outcome.creative_id)
+        if offset <= record.last_offset:
+            return False
+        buckets = dict(record.buckets)
+        for bucket in dict.fromkeys((outcome.bucket, ALL_CONTEXTS)):
+            counts = buckets.get(bucket) or CreativeCounts(outcome.creative_id, bucket)
+            buckets[bucket] = counts.add(outcome, self.half_life_s)
+            self._changed.add((outcome.creative_id, bucket))
+        self._table[outcome.creative_id] = CreativeRecord(outcome.creative_id, buckets, offset).encode()
+        return True
+
+    def mark_all_changed(self) -> None:
+        """Republish every count held here (after recovery: the last snapshots may be missing)."""
+        for creative_id in list(self._table.keys()):
+            self._changed.update((creative_id, bucket) for bucket in self.record(creative_id).buckets)
+
+    def take_snapshots(self) -> list[events_pb2.BanditStats]:
+        """Snapshots of the counts changed since the last call, skipping creatives no longer held here.
+
+        Ordered by creative, and within a creative its buckets first and all contexts last: a
+        reader that keeps one record per creative_id ends each round on the aggregate.
+        """
+        changed, self._changed = self._changed, set()
+        order = sorted(changed, key=lambda pair: (pair[0], pair[1] == ALL_CONTEXTS, pair[1]))
+        records: dict[str, CreativeRecord] = {}
+        snapshots = []
+        for creative_id, bucket in order:
+            if creative_id not in records:
+                if creative_id not in self._table:
+                    continue
+                records[creative_id] = self.record(creative_id)
+            counts = records[creative_id].buckets.get(bucket)
+            if counts is not None:
+                snapshots.append(counts.snapshot())
+        return snapshots

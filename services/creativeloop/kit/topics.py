@@ -1,0 +1,57 @@
+"""The one registry of Kafka topics: name, partitions, compaction, message type and key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from creativeloop.v1 import events_pb2
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic and its contract: every record's value is one `message` keyed by `key`."""
+
+    name: str
+    message: type[Message]
+    key: str
+    compacted: bool = False
+    #: None means the deployment's `topic_partitions` setting.
+    partitions: int | None = None
+
+    @property
+    def dlq(self) -> Topic:
+        """Where records of this topic that cannot be decoded or validated go, with the reason."""
+        return Topic(self.name + DLQ_SUFFIX, events_pb2.DeadLetter, key="source key", partitions=1)
+
+
+PRODUCT_CHANGES = Topic("product.changes", events_pb2.ProductChanged, key="product_id")
+CONTENT_PROFILES = Topic(
+    "content.profiles", events_pb2.ContentProfileUpdated, key="product_id", compacted=True
+)
+CREATIVES = Topic("creatives", events_pb2.CreativeUpdated, key="creative_id", compacted=True)
+AD_IMPRESSIONS = Topic("ad.impressions", events_pb2.Impression, key="impression_id")
+AD_CLICKS = Topic("ad.clicks", events_pb2.Click, key="impression_id")
+BANDIT_STATS = Topic("bandit.stats", events_pb2.BanditStats, key="creative_id", compacted=True)
+
+SOURCE_TOPICS: tuple[Topic, ...] = (
+    PRODUCT_CHANGES,
+    CONTENT_PROFILES,
+    CREATIVES,
+    AD_IMPRESSIONS,
+    AD_CLICKS,
+    BANDIT_STATS,
+)
+
+#: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
+ALL_TOPICS: tuple[Topic, ...] = SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS)
+
+
+def by_name(name: str) -> Topic:
+    for topic in ALL_TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"unknown topic {name!r}")

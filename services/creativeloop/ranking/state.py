@@ -1,0 +1,100 @@
+"""Ranking's live views of the `creatives` and `bandit.stats` topics."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from creativeloop.kit.context import ALL_CONTEXTS
+from creativeloop.v1 import common_pb2, events_pb2
+
+
+class CreativeCatalogue:
+    """Live creatives per (product, format), from the `creatives` topic."""
+
+    def __init__(self) -> None:
+        self._by_product: dict[str, dict[str, common_pb2.Creative]] = defaultdict(dict)
+
+    def apply(self, _key: str, event: events_pb2.CreativeUpdated) -> None:
+        creative = event.creative
+        live = self._by_product[creative.product_id]
+        if event.retired:
+            live.pop(creative.creative_id, None)
+        else:
+            live[creative.creative_id] = creative
+
+    def candidates(self, product_id: str, creative_format: int) -> list[common_pb2.Creative]:
+        """Live creatives of `product_id` in `creative_format`, in a stable order."""
+        live = self._by_product.get(product_id, {})
+        return [live[cid] for cid in sorted(live) if live[cid].format == creative_format]
+
+    def __len__(self) -> int:
+        return sum(len(live) for live in self._by_product.values())
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    impressions: float = 0.0
+    clicks: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """Counts of several creatives for one request, and which bucket each came from."""
+
+    impressions: npt.NDArray[np.float64]
+    clicks: npt.NDArray[np.float64]
+    #: Per creative: the context bucket its counts are for ("" = all contexts).
+    buckets: list[str]
+
+
+class StatsBoard:
+    """Latest impression and click counts per (creative, context bucket), from `bandit.stats`.
+
+    The bandit publishes one record per creative over all contexts (`context_bucket` "") and one
+    per (creative, bucket). `counts` uses a creative's counts in the request's bucket once they
+    reach `min_bucket_impressions`, else its counts over all contexts; each creative decides
+    for itself, so a new creative does not push the others back to the aggregate.
+    """
+
+    def __init__(self) -> None:
+        self._stats: dict[str, dict[str, ArmStats]] = {}
+
+    def apply(self, _key: str, event: events_pb2.BanditStats) -> None:
+        self._stats.setdefault(event.creative_id, {})[event.context_bucket] = ArmStats(
+            event.impressions, event.clicks
+        )
+
+    def get(self, creative_id: str, bucket: str = ALL_CONTEXTS) -> ArmStats:
+        return self._stats.get(creative_id, {}).get(bucket, _EMPTY)
+
+    def counts(
+        self, creative_ids: Sequence[str], bucket: str = ALL_CONTEXTS, min_bucket_impressions: float = 0.0
+    ) -> ArmCounts:
+        n = len(creative_ids)
+        impressions = np.zeros(n)
+        clicks = np.zeros(n)
+        used = [ALL_CONTEXTS] * n
+        for i, creative_id in enumerate(creative_ids):
+            per_bucket = self._stats.get(creative_id)
+            if not per_bucket:
+                continue
+            arm = per_bucket.get(bucket) if bucket else None
+            if arm is not None and arm.impressions >= min_bucket_impressions:
+                used[i] = bucket
+            else:
+                arm = per_bucket.get(ALL_CONTEXTS, _EMPTY)
+            impressions[i] = arm.impressions
+            clicks[i] = arm.clicks
+        return ArmCounts(impressions, clicks, used)
+
+    def __len__(self) -> int:
+        """Creatives with any statistics."""
+        return len(self._stats)
+
+
+_EMPTY = ArmStats()

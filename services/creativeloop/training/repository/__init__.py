@@ -1,0 +1,1 @@
+"""The Triton model repository: how every model is built, checked and described."""

@@ -1,0 +1,297 @@
+"""The video pipeline: understand a video once, then cut and render it for any budget and slot.
+
+`understand` (decode, segment, score) is the expensive part and is independent of the budget and
+aspect ratio, so the stream stage runs it once per product video and `plan` + `render` once per
+(budget, aspect) variant. `summarize` is the one-call version the RPC uses.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from creativeloop.videogen.analyse import Analysis, AnalysisConfig, analyse
+from creativeloop.videogen.animate import AnimateOptions, Box, animate
+from creativeloop.videogen.crop import crop_size, output_size, parse_aspect
+from creativeloop.videogen.embed import Embedder, HistogramEmbedder
+from creativeloop.videogen.features import FeatureExtractor
+from creativeloop.videogen.media import Frame, VideoInfo, VideoLimits, VideoRejected, probe
+from creativeloop.videogen.overlay import Overlay, OverlaySpec
+from creativeloop.videogen.product import ProductLook
+from creativeloop.videogen.render import RenderedClip, RenderOptions, render_clips
+from creativeloop.videogen.score import ScoredShot, Weights, score_shots
+from creativeloop.videogen.segment import SegmentConfig
+from creativeloop.videogen.selection import Candidate, Clip, Plan, select
+from creativeloop.videogen.settings import VideogenSettings
+
+
+@dataclass
+class Understanding:
+    """A video's shots and scores: everything that does not depend on budget or slot."""
+
+    data: bytes
+    info: VideoInfo
+    analysis: Analysis
+    shots: list[ScoredShot]
+
+    def centres(self) -> dict[int, list[tuple[int, float, float]]]:
+        """Per shot, the sampled subject centroids (frame, x, y) the crop follows."""
+        out: dict[int, list[tuple[int, float, float]]] = {}
+        for scored in self.shots:
+            shot = scored.shot
+            out[shot.index] = [
+                (s.frame, s.centre_x, s.centre_y)
+                for s in self.analysis.samples
+                if shot.start <= s.frame < shot.end
+            ]
+        return out
+
+
+@dataclass
+class Summary:
+    understanding: Understanding
+    plan: Plan
+    budget_frames: int
+    aspect: str
+    rendered: RenderedClip
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def decode_still(data: bytes, max_bytes: int, max_pixels: int) -> Frame:
+    """A product image as BGR; VideoRejected (with a reason) if it is not a usable image."""
+    if not data:
+        raise VideoRejected("empty image")
+    if len(data) > max_bytes:
+        raise VideoRejected(f"image is {len(data)} bytes, limit {max_bytes}")
+    try:  # header only: size before any pixel is decoded
+        with Image.open(io.BytesIO(data)) as probe_image:
+            width, height = probe_image.size
+    except Exception as exc:  # Pillow raises several types for hostile input
+        raise VideoRejected(f"undecodable image: {exc}") from exc
+    if width * height > max_pixels:
+        raise VideoRejected(f"image is {width}x{height} pixels, limit {max_pixels}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise VideoRejected("undecodable image")
+    return np.asarray(image)
+
+
+class VideoPipeline:
+    """Summaries and animations with one set of settings and one embedder."""
+
+    def __init__(self, settings: VideogenSettings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder: Embedder = embedder or HistogramEmbedder()
+        self.limits = VideoLimits(
+            max_bytes=settings.max_video_bytes,
+            max_pixels=settings.max_video_pixels,
+            max_duration_s=settings.max_video_s,
+            min_duration_s=settings.min_video_s,
+            max_fps=settings.max_fps,
+        )
+        self.segment = SegmentConfig(
+            hard_cut_detector=settings.hard_cut_detector,
+            content_threshold=settings.content_threshold,
+            adaptive_threshold=settings.adaptive_threshold,
+            adaptive_min_content=settings.adaptive_min_content,
+            histogram_threshold=settings.histogram_threshold,
+            fade_detector=settings.fade_detector,
+            fade_threshold=settings.fade_threshold,
+            dissolve_detector=settings.dissolve_detector,
+            dissolve_low=settings.dissolve_low,
+            dissolve_high=settings.dissolve_high,
+            min_shot_s=settings.min_shot_s,
+            flash_filter=settings.flash_filter,
+            flash_max_s=settings.flash_max_s,
+            flash_similarity=settings.flash_similarity,
+        )
+        self.analysis = AnalysisConfig(
+            width=settings.analysis_width,
+            samples_per_s=settings.samples_per_s,
+            face_samples_per_s=settings.face_samples_per_s,
+        )
+        self.weights = Weights(
+            quality=settings.weight_quality,
+            motion=settings.weight_motion,
+            product=settings.weight_product,
+            text=settings.weight_text,
+            faces=settings.weight_faces,
+        )
+
+    # ------------------------------------------------------------------ understanding
+
+    def understand(self, data: bytes, product_image: Frame | None = None) -> Understanding:
+        """Probe, decode once, segment and score; VideoRejected for bad input."""
+        info = probe(data, self.limits)
+        look = ProductLook.from_image(product_image) if product_image is not None else None
+        extractor = FeatureExtractor(look, self.settings.haar_cascade)
+        analysis = analyse(data, info, self.limits, self.segment, extractor, self.analysis)
+        tick = time.perf_counter()
+        shots = score_shots(analysis, self.weights, self.embedder, product_image)
+        analysis.seconds["scoring"] = time.perf_counter() - tick
+        return Understanding(data, info, analysis, shots)
+
+    # ----------------------------------------------------------------------- planning
+
+    def budget_frames(self, info: VideoInfo, budget_s: float) -> int:
+        if not (0 < budget_s <= self.settings.max_budget_s) or math.isnan(budget_s):
+            raise VideoRejected(f"duration budget {budget_s} s outside (0, {self.settings.max_budget_s}]")
+        return max(1, round(budget_s * float(info.fps)))
+
+    def plan(self, understanding: Understanding, budget_s: float) -> tuple[Plan, int]:
+        """The pieces for `budget_s` (story order) and the budget in frames."""
+        fps = float(understanding.info.fps)
+        budget = self.budget_frames(understanding.info, budget_s)
+        candidates = [Candidate(s.shot, s.score, s.samples, s.descriptor) for s in understanding.shots]
+        plan = select(
+            candidates,
+            budget,
+            min_clip=max(1, round(self.settings.min_clip_s * fps)),
+            max_clip=max(1, round(self.settings.max_clip_s * fps)),
+            crossfade=self._crossfade(fps),
+            diversity=self.settings.diversity,
+        )
+        return plan, budget
+
+    def _crossfade(self, fps: float) -> int:
+        return min(round(self.settings.crossfade_s * fps), round(self.settings.min_clip_s * fps) // 2)
+
+    # ---------------------------------------------------------------------- rendering
+
+    def slot(
+        self, info: VideoInfo, aspect: str | None, size: tuple[int, int] | None
+    ) -> tuple[str, tuple[int, int]]:
+        """The aspect ratio and even output size of a request (explicit size wins)."""
+        if size is not None and size[0] > 0 and size[1] > 0:
+            width, height = size[0] // 2 * 2, size[1] // 2 * 2
+            if width < 16 or height < 16 or max(width, height) > 3840:
+                raise VideoRejected(f"output size {size[0]}x{size[1]} outside 16..3840")
+            divisor = math.gcd(width, height)
+            return f"{width // divisor}:{height // divisor}", (width, height)
+        aspect = aspect or self.settings.default_aspect
+        try:
+            parse_aspect(aspect)
+        except ValueError as exc:
+            raise VideoRejected(str(exc)) from exc
+        window = crop_size((info.width, info.height), aspect)
+        long_side = min(self.settings.output_long_side, max(window))
+        return aspect, output_size(aspect, max(16, long_side))
+
+    def render(
+        self,
+        understanding: Understanding,
+        plan: Plan,
+        aspect: str,
+        size: tuple[int, int],
+        overlay: OverlaySpec | None = None,
+        keep_audio: bool = True,
+    ) -> RenderedClip:
+        info = understanding.info
+        options = RenderOptions(
+            size=size,
+            window=crop_size((info.width, info.height), aspect),
+            crossfade=plan.crossfade,
+            smoothing_s=self.settings.crop_smoothing_s,
+            preset=self.settings.x264_preset,
+            crf=self.settings.x264_crf,
+            keep_audio=keep_audio,
+            audio_bitrate=self.settings.audio_bitrate,
+            poster_quality=self.settings.poster_quality,
+        )
+        layer = self._overlay(overlay, size)
+        return render_clips(
+            understanding.data,
+            info,
+            self.limits,
+            plan.clips,
+            understanding.centres(),
+            options,
+            layer,
+            self._poster_frame(understanding, plan.clips),
+        )
+
+    def _overlay(self, spec: OverlaySpec | None, size: tuple[int, int]) -> Overlay | None:
+        if spec is None or spec.empty:
+            return None
+        try:
+            return Overlay(spec, size, self.settings.font_path, self.settings.cjk_font_path)
+        except OSError as exc:  # an undecodable logo
+            raise VideoRejected(f"overlay logo: {exc}") from exc
+
+    @staticmethod
+    def _poster_frame(understanding: Understanding, clips: Sequence[Clip]) -> int:
+        best = max(clips, key=lambda c: c.score)
+        scored = next((s for s in understanding.shots if s.shot.index == best.shot), None)
+        if scored is not None and best.start <= scored.keyframe < best.end:
+            return scored.keyframe
+        return (best.start + best.end) // 2
+
+    def summarize(
+        self,
+        data: bytes,
+        budget_s: float,
+        *,
+        aspect: str | None = None,
+        size: tuple[int, int] | None = None,
+        overlay: OverlaySpec | None = None,
+        product_image: Frame | None = None,
+        keep_audio: bool = True,
+    ) -> Summary:
+        """Understand, plan and render in one call (the SummarizeVideo RPC)."""
+        started = time.perf_counter()
+        understanding = self.understand(data, product_image)
+        slot_aspect, slot_size = self.slot(understanding.info, aspect, size)
+        plan, budget = self.plan(understanding, budget_s)
+        planned = time.perf_counter()
+        rendered = self.render(understanding, plan, slot_aspect, slot_size, overlay, keep_audio)
+        done = time.perf_counter()
+        seconds = dict(understanding.analysis.seconds)
+        seconds.update(
+            {"understand_and_plan": planned - started, "render": done - planned, "total": done - started}
+        )
+        return Summary(understanding, plan, budget, slot_aspect, rendered, seconds)
+
+    # ---------------------------------------------------------------------- animation
+
+    def animate(
+        self,
+        images: Sequence[Frame],
+        *,
+        seconds: float | None = None,
+        aspect: str | None = None,
+        size: tuple[int, int] | None = None,
+        overlay: OverlaySpec | None = None,
+        boxes: Sequence[Box | None] | None = None,
+    ) -> tuple[str, RenderedClip]:
+        """A Ken Burns clip of `images`; returns (aspect, clip)."""
+        if not images:
+            raise VideoRejected("no images to animate")
+        length = seconds or self.settings.animation_s
+        if not (0 < length <= self.settings.max_budget_s):
+            raise VideoRejected(f"duration {length} s outside (0, {self.settings.max_budget_s}]")
+        first = images[0]
+        pseudo = VideoInfo(first.shape[1], first.shape[0], self._fps_fraction(), length, 0, "", "", False)
+        slot_aspect, slot_size = self.slot(pseudo, aspect, size)
+        if size is None or size[0] <= 0:  # stills are sharp: render at the full output size
+            slot_size = output_size(slot_aspect, self.settings.output_long_side)
+        options = AnimateOptions(
+            size=slot_size,
+            aspect=slot_aspect,
+            seconds=length,
+            fps=self.settings.animation_fps,
+            preset=self.settings.x264_preset,
+            crf=self.settings.x264_crf,
+            poster_quality=self.settings.poster_quality,
+        )
+        return slot_aspect, animate(images, options, boxes, self._overlay(overlay, slot_size))
+
+    def _fps_fraction(self) -> Fraction:
+        return Fraction(self.settings.animation_fps)

@@ -1,8 +1,0 @@
-"""Off-policy evaluation: estimate a new policy's CTR from logs of another (IPS, SNIPS, DR).
-
-- `estimators`: IPS, SNIPS, DR with seeded bootstrap intervals;
-- `obd`: the Open Bandit Dataset sample (install-time fetch, loader without obp or pandas);
-- `policies`: evaluation policies and the reward model for OBD, Vowpal Wabbit (optional);
-- `report`: the OPE table on OBD (`creativeloop ope obd`);
-- `own_logs`: OPE on CreativeLoop's own Impression / Click logs, e.g. a demo run's.
-"""
