@@ -9,20 +9,18 @@ text still keeps off the product. A transparent PNG is its own cut-out.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from creativeloop.imagegen.colour import RGB, dominant_colour
+from creativeloop.kit.images import ImageRejected
+from creativeloop.kit.images import decode_image as decode_picture
 
 Array = npt.NDArray[Any]
-#: Formats accepted as product images (as Pillow names them).
-IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"})
 CutoutKind = Literal["cutout", "transparent", "picture"]
 NormBox = tuple[float, float, float, float]
 
@@ -62,59 +60,28 @@ class ProductImage:
         return ProductImage(cv2.resize(self.bgr, size, interpolation=cv2.INTER_AREA), alpha, self.key)
 
 
-def _probe(data: bytes) -> tuple[str, int, int, bool]:
-    try:  # header only: format and size before any pixel is decoded
-        with Image.open(io.BytesIO(data)) as probe:
-            transparent = probe.mode in ("RGBA", "LA", "PA") or "transparency" in probe.info
-            return str(probe.format), probe.size[0], probe.size[1], transparent
-    except Exception as exc:  # Pillow raises several types for hostile input
-        raise RenderRejected(f"undecodable product image: {exc}") from exc
-
-
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> ProductImage:
     """Decode a PNG, JPEG, WebP (GIF, BMP, TIFF) product image; RenderRejected says what is wrong."""
-    if not data:
-        raise RenderRejected("empty product image")
-    if len(data) > max_bytes:
-        raise RenderRejected(f"product image is {len(data)} bytes, limit {max_bytes}")
-    image_format, width, height, transparent = _probe(data)
-    if image_format not in IMAGE_FORMATS:
-        raise RenderRejected(f"unsupported product image format {image_format}")
-    if width * height > max_pixels:
-        raise RenderRejected(f"product image is {width}x{height} pixels, limit {max_pixels} pixels")
-    flags = cv2.IMREAD_UNCHANGED if transparent else cv2.IMREAD_COLOR
-    pixels: Any = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if pixels is None or pixels.size == 0:
-        raise RenderRejected(f"undecodable product image: corrupt {image_format} data")
-    if pixels.dtype != np.uint8:
-        top = np.iinfo(pixels.dtype).max if pixels.dtype.kind in "ui" else 1.0
-        pixels = np.clip(pixels.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
-    alpha = None
-    if pixels.ndim == 2:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-    elif pixels.shape[2] == 2:
-        alpha, pixels = pixels[:, :, 1].copy(), cv2.cvtColor(pixels[:, :, 0], cv2.COLOR_GRAY2BGR)
-    elif pixels.shape[2] == 4:
-        alpha, pixels = pixels[:, :, 3].copy(), np.ascontiguousarray(pixels[:, :, :3])
-    if alpha is not None and int(alpha.min()) == 255:
-        alpha = None  # fully opaque: plain copy is faster than blending
-    return ProductImage(pixels, alpha, hashlib.sha256(data).hexdigest())
+    try:
+        picture = decode_picture(
+            data, subject="product image", max_bytes=max_bytes, max_pixels=max_pixels, keep_alpha=True
+        )
+    except ImageRejected as exc:
+        raise RenderRejected(exc.reason) from exc
+    return ProductImage(picture.pixels, picture.alpha, hashlib.sha256(data).hexdigest())
 
 
 def decode_mask(data: bytes, width: int, height: int) -> Array:
     """A 0/255 product mask at the product image's size; RenderRejected if it is not a PNG mask."""
     try:
-        image_format = _probe(data)[0]
-    except RenderRejected as exc:
-        raise RenderRejected(exc.reason.replace("product image", "product mask (a PNG)")) from exc
-    if image_format != "PNG":
-        raise RenderRejected(f"product mask must be a PNG, not {image_format}")
-    mask: Any = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if mask is None or mask.size == 0:
-        raise RenderRejected("undecodable product mask")
-    if mask.shape != (height, width):
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.asarray(mask, dtype=np.uint8)
+        mask = decode_picture(data, subject="product mask (a PNG)", formats=None, grey=True)
+    except ImageRejected as exc:
+        raise RenderRejected(exc.reason) from exc
+    if mask.format != "PNG":
+        raise RenderRejected(f"product mask must be a PNG, not {mask.format}")
+    if mask.pixels.shape == (height, width):
+        return mask.pixels
+    return np.asarray(cv2.resize(mask.pixels, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ def make_faust_app(app_id: str, settings: CommonSettings, datadir: Path, **overr
     """A faust app for CreativeLoop's topics.
 
     - `producer_max_batch_size=1`: on Tansu, table recovery from the changelog lost updates
-      with batched produce; with one record per batch it was exact (FIELD_NOTES).
+      with batched produce; with one record per batch it was exact (docs/operations.md, "The local
+      broker and its known defects").
     - session 6 s / heartbeat 2 s: Tansu holds JoinGroup for half the session timeout.
     - raw value/key serialisers: values are protobuf, decoded (and dead-lettered) by our codec.
     """

@@ -53,7 +53,8 @@ class TopicFeed(Generic[M]):
             consumer.assign(assigned)
             await consumer.seek_to_beginning(*assigned)
             # What existed when we started. Tansu reports "latest" as the first offset of the last
-            # batch + 1 (FIELD_NOTES), so this is a lower bound there and exact on Apache Kafka.
+            # batch + 1 (docs/operations.md, broker defects), so this is a lower bound there and
+            # exact on Apache Kafka.
             start_ends = await consumer.end_offsets(assigned)
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)

@@ -1,25 +1,18 @@
-"""Load and validate product images before any model sees them.
-
-Pillow decodes fully (``load()``), so truncated files fail here with a reason instead of turning
-into half-grey pictures downstream; size limits stop decompression bombs before decoding.
-"""
+"""Load and validate product images before any model sees them (the kit's one decoder:
+truncated files and decompression bombs fail here with a reason, as a dead letter)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.images import ImageRejected, decode_image
 from creativeloop.v1 import common_pb2
-
-SUPPORTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF"})
 
 
 @dataclass(frozen=True)
@@ -53,29 +46,9 @@ def image_bytes(media: common_pb2.Media, index: int, assets: AssetStore, max_byt
 def decode(data: bytes, index: int, max_pixels: int) -> npt.NDArray[np.uint8]:
     """BGR uint8 pixels, or InvalidEvent saying why not (corrupt, truncated, unsupported, too big)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(data))
-            if picture.format not in SUPPORTED_FORMATS:
-                raise InvalidEvent(f"images[{index}]: unsupported format {picture.format}")
-            width, height = picture.size
-            if width * height > max_pixels:
-                raise InvalidEvent(f"images[{index}] is {width}x{height} pixels, limit {max_pixels}")
-            picture.load()
-    except InvalidEvent:
-        raise
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as error:
-        raise InvalidEvent(f"images[{index}]: not a readable image ({error})") from error
-    if min(width, height) < 8:
-        raise InvalidEvent(f"images[{index}] is {width}x{height} pixels, too small to analyse")
-    rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+        return decode_image(data, subject=f"images[{index}]", max_pixels=max_pixels, min_side=8).pixels
+    except ImageRejected as error:
+        raise InvalidEvent(error.reason) from error
 
 
 def load_images(

@@ -1,6 +1,7 @@
 """Where the main product is: a bounding box and a binary mask, good enough to cut it out.
 
-No pretrained detector or segmenter ships offline (FIELD_NOTES), so this is classical vision:
+No pretrained detector or segmenter ships offline (docs/models/README.md lists what does), so this
+is classical vision:
 
 1. a *background colour model* from the image border (product shots are usually framed with
    background all round): k-means of the border's Lab colours, each pixel scored by its distance
@@ -27,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
+
+from creativeloop.kit.images import decode_image as decode_picture
 
 Image = npt.NDArray[np.uint8]
 FloatMap = npt.NDArray[np.float32]
@@ -96,13 +99,12 @@ def encode_mask_png(mask: Image) -> bytes:
 
 
 def decode_image(data: bytes) -> Image:
-    """Encoded bytes (PNG, JPEG, WebP...) to a BGR uint8 array; ValueError when they are not one."""
-    if not data:
-        raise ValueError("empty image bytes")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot decode image ({len(data)} bytes): not a PNG/JPEG/WebP or corrupt")
-    return as_bgr(image)
+    """Encoded bytes (PNG, JPEG, WebP...) to a BGR uint8 array, a transparent picture composited
+    on white; `ImageRejected` (a ValueError) when they are not a picture."""
+    picture = decode_picture(data, formats=None, keep_alpha=True)
+    if picture.alpha is None:
+        return picture.pixels
+    return as_bgr(np.dstack([picture.pixels, picture.alpha]))
 
 
 def as_bgr(image: npt.NDArray[np.generic]) -> Image:

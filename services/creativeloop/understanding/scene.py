@@ -1,8 +1,8 @@
 """What kind of ad picture this is: plain product shot, lifestyle, person, detail, poster, collage.
 
-No pretrained scene model for these six ad-picture kinds installs offline (FIELD_NOTES: no
-Places365, no CLIP), so the class comes from measurable signals combined by a small LightGBM
-model the project trains itself (`creativeloop.evaluation.scene train`):
+No pretrained scene model for these six ad-picture kinds installs offline (docs/models/README.md
+lists what does: no Places365, no CLIP), so the class comes from measurable signals combined by a
+small LightGBM model the project trains itself (`creativeloop.evaluation.scene train`):
 
 - **background uniformity**: how plain the border band is (Lab spread, share near its median
   colour) and how much of the picture differs from it (the product's footprint);
@@ -38,6 +38,7 @@ import lightgbm
 import numpy as np
 import numpy.typing as npt
 
+from creativeloop.kit.images import ImageRejected, decode_image
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.image_classifier import MODEL as CLASSIFIER_MODEL
 from creativeloop.kit.models.image_classifier import prepare_image, read_labels
@@ -202,12 +203,10 @@ class RepositoryCombiner:
 def decode(image: bytes | npt.NDArray[Any]) -> Pixels:
     """BGR uint8 pixels from encoded bytes or an array (grey and BGRA are converted)."""
     if isinstance(image, bytes | bytearray | memoryview):
-        if len(image) == 0:
-            raise SceneInputError("empty image bytes")
-        pixels = cv2.imdecode(np.frombuffer(bytes(image), np.uint8), cv2.IMREAD_COLOR)
-        if pixels is None:
-            raise SceneInputError("cannot decode the image bytes")
-        return np.asarray(pixels, dtype=np.uint8)
+        try:
+            return decode_image(bytes(image), formats=None).pixels
+        except ImageRejected as error:
+            raise SceneInputError(error.reason) from error
     if not isinstance(image, np.ndarray):
         raise SceneInputError(f"{type(image).__name__}, expected encoded bytes or a uint8 array")
     if image.dtype != np.uint8 or image.size == 0:

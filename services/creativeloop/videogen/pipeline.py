@@ -7,17 +7,13 @@ aspect ratio, so the stream stage runs it once per product video and `plan` + `r
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cv2
-import numpy as np
-from PIL import Image
-
+from creativeloop.kit.images import ImageRejected, decode_image
 from creativeloop.videogen.analyse import Analysis, AnalysisConfig, analyse
 from creativeloop.videogen.animate import AnimateOptions, Box, animate
 from creativeloop.videogen.crop import crop_size, output_size, parse_aspect
@@ -67,21 +63,10 @@ class Summary:
 
 def decode_still(data: bytes, max_bytes: int, max_pixels: int) -> Frame:
     """A product image as BGR; VideoRejected (with a reason) if it is not a usable image."""
-    if not data:
-        raise VideoRejected("empty image")
-    if len(data) > max_bytes:
-        raise VideoRejected(f"image is {len(data)} bytes, limit {max_bytes}")
-    try:  # header only: size before any pixel is decoded
-        with Image.open(io.BytesIO(data)) as probe_image:
-            width, height = probe_image.size
-    except Exception as exc:  # Pillow raises several types for hostile input
-        raise VideoRejected(f"undecodable image: {exc}") from exc
-    if width * height > max_pixels:
-        raise VideoRejected(f"image is {width}x{height} pixels, limit {max_pixels}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise VideoRejected("undecodable image")
-    return np.asarray(image)
+    try:
+        return decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels).pixels
+    except ImageRejected as exc:
+        raise VideoRejected(exc.reason) from exc
 
 
 class VideoPipeline:
