@@ -334,7 +334,7 @@ def test_command_serves_until_sigterm(
     command = [
         sys.executable,
         "-c",
-        "from creativeloop.stack.triton import triton_command; triton_command()",
+        "from creativeloop.cli.models import triton_command; triton_command()",
         f"--repository={source_repository}",
         "--model=tiny",
         f"--work-dir={tmp_path / 'work'}",
