@@ -132,8 +132,8 @@ class LinTS:
     def slate(self, rows: Floats, slots: int = 1) -> Floats:
         """P(candidate a lands in slot k), shape (n, slots), over `propensity_samples` draws of θ.
 
-        Exact for one candidate. Candidates with identical rows tie on every draw; the first of
-        them wins, as in `pull`.
+        Exact for one candidate. Drawn in chunks of `CHUNK` draws; ties go to the first
+        candidate, as in `pull`.
         """
         n = rows.shape[0]
         check_slots(n, slots)
