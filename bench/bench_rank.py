@@ -6,14 +6,14 @@ Servers (each in its own process, each with the kit's `ServiceRuntime`: the same
 server, metrics interceptor, health and reflection):
 
 - ``echo``: a RankingService whose Rank returns a constant response (the floor of the stack);
-- ``thompson``, ``hybrid``, ``lints``: the real `RankingServicer` + `Ranker` for that policy, its
+- ``thompson``, ``hybrid``, ``lints``: the real `RankingServicer` + the policy `build_policy` makes, its
   catalogue, bandit statistics and user behaviour fed in process (no broker): `--products`
   products with `--candidates` image creatives each, random counts per creative and per bucket,
   20,000 past impressions of 2,000 users; ``hybrid`` serves a LightGBM model trained at start-up
   on synthetic logs (same feature width as production).
 
 One bounded asyncio client (`--concurrency` calls in flight, `--requests` calls after a warm-up)
-loads each server in turn. Then, in process, `Ranker.choose` for 50 candidates per policy, and
+loads each server in turn. Then, in process, the policy's `pull` for 50 candidates, and
 its parts (features, model predict, Beta sampling). Prints a markdown table and one JSON line.
 """
 
@@ -39,11 +39,10 @@ from creativeloop.kit.context import stats_key
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
 from creativeloop.ranking.features import FeatureStore
 from creativeloop.ranking.model import ModelHolder
-from creativeloop.ranking.policy import Ranker
+from creativeloop.ranking.policies import HybridPolicy, Policy, build_policy, hybrid_posterior
 from creativeloop.ranking.service import RankingServicer
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
-from creativeloop.ranking.thompson import hybrid_posterior
 from creativeloop.training.ranker import TrainOptions, train_from_logs
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
 
@@ -74,15 +73,15 @@ def train_model(model_dir: Path) -> str:
     creatives, profiles = synthetic_catalogue(10, 6, seed=1)
     from creativeloop.demo.traffic import ClickModel
 
-    ranker = Ranker(RankingSettings(policy="thompson", seed=0), StatsBoard())
-    logged = simulate(ranker, creatives, profiles, 6000, ClickModel(seed=0), seed=0, n_users=500)
+    policy = build_policy(RankingSettings(policy="thompson", seed=0), StatsBoard())
+    logged = simulate(policy, creatives, profiles, 6000, ClickModel(seed=0), seed=0, n_users=500)
     return train_from_logs(logged.logs, model_dir, TrainOptions(seed=0), version="bench").version
 
 
 def build_ranker(
     policy: str, n_products: int, per_product: int, model_dir: Path | None, seed: int = 0
-) -> tuple[Ranker, CreativeCatalogue, list[str]]:
-    """A ranker with a full in-process view: catalogue, bandit counts, behaviour, model."""
+) -> tuple[Policy, CreativeCatalogue, list[str]]:
+    """A policy with a full in-process view: catalogue, bandit counts, behaviour, model."""
     settings = RankingSettings(policy=policy, seed=seed, model_dir=model_dir or Path("/nonexistent"))
     stats, catalogue = StatsBoard(), CreativeCatalogue()
     features = FeatureStore(settings.max_users, settings.user_history)
@@ -91,7 +90,7 @@ def build_ranker(
         models = ModelHolder(model_dir, poll_s=0)
         if not models.refresh():
             raise RuntimeError(f"no model in {model_dir}")
-    ranker = Ranker(settings, stats, features, models)
+    ranker = build_policy(settings, stats, features, models)
     creatives, profiles = synthetic_catalogue(n_products, per_product, seed=seed)
     for event in creatives:
         catalogue.apply(event.creative.creative_id, event)
@@ -231,7 +230,8 @@ async def load(target: str, products: list[str], requests: int, concurrency: int
 
 
 def in_process(args: argparse.Namespace, iterations: int = 2000) -> dict[str, dict[str, float]]:
-    """`Ranker.choose` for `--candidates` candidates, per policy, and its parts."""
+    """The policy's `pull` for `--candidates` candidates (ids taken from the catalogue's creatives,
+    as Rank does), per policy, and its parts."""
     results: dict[str, dict[str, float]] = {}
 
     def timed(fn: Any, n: int = iterations) -> dict[str, float]:
@@ -250,17 +250,20 @@ def in_process(args: argparse.Namespace, iterations: int = 2000) -> dict[str, di
         pools = {p: catalogue.candidates(p, IMAGE) for p in products}
 
         def choose(
-            i: int, ranker: Ranker = ranker, pools: Any = pools, products: list[str] = products
+            i: int, ranker: Policy = ranker, pools: Any = pools, products: list[str] = products
         ) -> None:
-            ranker.choose(f"user-{i % 2000:05d}", pools[products[i % len(products)]], CONTEXT)
+            pool = pools[products[i % len(products)]]
+            ranker.pull([c.creative_id for c in pool], f"user-{i % 2000:05d}", CONTEXT)
 
         results[f"choose/{policy}"] = timed(choose)
-        if policy == "hybrid":
+        if isinstance(ranker, HybridPolicy):
             results.update(hybrid_parts(ranker, pools[products[0]], timed))
     return results
 
 
-def hybrid_parts(ranker: Ranker, pool: list[common_pb2.Creative], timed: Any) -> dict[str, dict[str, float]]:
+def hybrid_parts(
+    ranker: HybridPolicy, pool: list[common_pb2.Creative], timed: Any
+) -> dict[str, dict[str, float]]:
     """The hybrid policy's steps, one by one."""
     ids = [c.creative_id for c in pool]
     rows = ranker.features.matrix("user-00001", ids, CONTEXT)
@@ -272,7 +275,7 @@ def hybrid_parts(ranker: Ranker, pool: list[common_pb2.Creative], timed: Any) ->
         "part/stats_counts": timed(lambda i: ranker.stats.counts(ids, BUCKET, 200)),
         "part/features_matrix": timed(lambda i: ranker.features.matrix(f"user-{i % 2000:05d}", ids, CONTEXT)),
         "part/lightgbm_predict": timed(lambda i: model.predict(rows)),
-        "part/beta_thompson_1000_draws": timed(lambda i: ranker.thompson.pull_posterior(alpha, beta)),
+        "part/beta_thompson_1000_draws": timed(lambda i: ranker.sampler.pull_posterior(alpha, beta)),
     }
 
 

@@ -25,7 +25,7 @@ from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, CONTENT_PROFILES, CREATIVES
 from creativeloop.ranking.model import list_versions
-from creativeloop.ranking.policy import HYBRID_VERSION, POLICY_VERSION, Ranker
+from creativeloop.ranking.policies import HYBRID_VERSION, POLICY_VERSION, build_policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
 from creativeloop.stack.broker import TansuBroker, free_port
@@ -97,8 +97,8 @@ async def ranking(broker: TansuBroker, tmp_path: Path) -> AsyncIterator[tuple[Ra
 
 def logged_traffic() -> tuple[SimulationResult, list[events_pb2.CreativeUpdated]]:
     creatives, profiles = synthetic_catalogue(4, 5, seed=7)
-    ranker = Ranker(RankingSettings(policy="thompson", seed=0), StatsBoard())
-    return simulate(ranker, creatives, profiles, 4000, PlantedTaste(), seed=1, n_users=100), creatives
+    policy = build_policy(RankingSettings(policy="thompson", seed=0), StatsBoard())
+    return simulate(policy, creatives, profiles, 4000, PlantedTaste(), seed=1, n_users=100), creatives
 
 
 async def test_rank_serves_a_trained_model_and_swaps_to_a_newer_one(

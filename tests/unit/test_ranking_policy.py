@@ -11,15 +11,22 @@ import numpy.typing as npt
 import pytest
 
 from creativeloop.evaluation.simulation import synthetic_catalogue
-from creativeloop.ranking.features import FEATURE_NAMES, N_FEATURES
-from creativeloop.ranking.linear import LinTS
+from creativeloop.ranking.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES, FeatureStore
 from creativeloop.ranking.model import CtrModel, ModelHolder, write_version
-from creativeloop.ranking.policy import HYBRID_VERSION, LINTS_VERSION, POLICY_VERSION, Ranker
+from creativeloop.ranking.policies import (
+    HYBRID_VERSION,
+    LINTS_VERSION,
+    POLICY_VERSION,
+    BetaThompson,
+    LinTS,
+    LinTSPolicy,
+    build_policy,
+    hybrid_posterior,
+)
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.ranking.thompson import BetaThompson, hybrid_posterior
 from creativeloop.training.ranker import TrainOptions, lgb_params
-from creativeloop.v1 import common_pb2, events_pb2
+from creativeloop.v1 import events_pb2
 
 MOBILE = {"placement": "feed", "device": "mobile"}
 MOBILE_BUCKET = "placement=feed|device=mobile"
@@ -31,9 +38,9 @@ def stats(creative_id: str, impressions: float, clicks: float, bucket: str = "")
     )
 
 
-def candidates(n: int) -> list[common_pb2.Creative]:
+def candidates(n: int) -> list[str]:
     creatives, _ = synthetic_catalogue(1, n, seed=0)
-    return [e.creative for e in creatives]
+    return [e.creative.creative_id for e in creatives]
 
 
 class FixedBooster:
@@ -74,7 +81,7 @@ def test_bucket_counts_are_used_once_they_have_enough_impressions() -> None:
 def test_policy_follows_the_bucket_where_tastes_differ() -> None:
     """Overall b is better; on mobile, with enough mobile data, a is: mobile requests get a."""
     pool = candidates(2)
-    a, b = pool[0].creative_id, pool[1].creative_id
+    a, b = pool
     board = StatsBoard()
     for event in [
         stats(a, 2000, 40),
@@ -83,9 +90,9 @@ def test_policy_follows_the_bucket_where_tastes_differ() -> None:
         stats(b, 500, 5, MOBILE_BUCKET),
     ]:
         board.apply("", event)
-    ranker = Ranker(RankingSettings(policy="thompson", seed=0, min_bucket_impressions=100), board)
-    mobile = ranker.choose("u", pool, MOBILE)
-    desktop = ranker.choose("u", pool, {"placement": "feed", "device": "desktop"})
+    policy = build_policy(RankingSettings(policy="thompson", seed=0, min_bucket_impressions=100), board)
+    mobile = policy.pull(pool, "u", MOBILE)
+    desktop = policy.pull(pool, "u", {"placement": "feed", "device": "desktop"})
     assert (mobile.index, mobile.stats_bucket) == (0, MOBILE_BUCKET)
     assert (desktop.index, desktop.stats_bucket) == (1, "")
     assert mobile.policy_version == POLICY_VERSION and mobile.propensity > 0.99
@@ -102,12 +109,12 @@ def test_hybrid_posterior_formula() -> None:
 
 def test_hybrid_follows_the_model_without_data() -> None:
     pool = candidates(4)
-    ranker = Ranker(
+    policy = build_policy(
         RankingSettings(policy="hybrid", seed=1, prior_strength=100),
         StatsBoard(),
         models=holder_with([0.02, 0.02, 0.15, 0.02]),
     )
-    picks = [ranker.choose("u", pool, {}) for _ in range(300)]
+    picks = [policy.pull(pool, "u", {}) for _ in range(300)]
     assert np.mean([p.index == 2 for p in picks]) > 0.9
     assert all(p.policy_version == f"{HYBRID_VERSION}+v-test" for p in picks)
     assert picks[0].predicted_ctr == pytest.approx(0.15 if picks[0].index == 2 else 0.02)
@@ -117,13 +124,13 @@ def test_hybrid_converges_to_the_data_with_lots_of_it() -> None:
     pool = candidates(4)
     board = StatsBoard()
     for i, creative in enumerate(pool):
-        board.apply("", stats(creative.creative_id, 20_000, 2_000 if i == 0 else 200))
-    ranker = Ranker(
+        board.apply("", stats(creative, 20_000, 2_000 if i == 0 else 200))
+    policy = build_policy(
         RankingSettings(policy="hybrid", seed=2, prior_strength=100),
         board,
         models=holder_with([0.02, 0.02, 0.15, 0.02]),
     )
-    picks = [ranker.choose("u", pool, {}).index for _ in range(200)]
+    picks = [policy.pull(pool, "u", {}).index for _ in range(200)]
     assert np.mean([p == 0 for p in picks]) > 0.95
 
 
@@ -131,10 +138,10 @@ def test_hybrid_without_a_model_is_thompson() -> None:
     pool = candidates(3)
     board = StatsBoard()
     settings = RankingSettings(policy="hybrid", seed=3)
-    hybrid = Ranker(settings, board, models=ModelHolder(Path("/nonexistent")))
+    hybrid = build_policy(settings, board, models=ModelHolder(Path("/nonexistent")))
     plain = BetaThompson(settings.prior_alpha, settings.prior_beta, settings.propensity_samples, seed=3)
     for _ in range(20):
-        got = hybrid.choose("u", pool, {})
+        got = hybrid.pull(pool, "u", {})
         want = plain.pull([0, 0, 0], [0, 0, 0])
         assert (got.index, got.propensity, got.policy_version) == (
             want.index,
@@ -169,17 +176,18 @@ def test_lints_learns_from_the_streams_and_reports_its_propensity() -> None:
 
 def test_lints_ranker_learns_from_the_feature_store() -> None:
     creatives, profiles = synthetic_catalogue(1, 3, seed=0)
-    ranker = Ranker(RankingSettings(policy="lints", seed=5, lints_scale=0.01), StatsBoard())
-    assert ranker.lints is not None and ranker.needs_behaviour
+    features = FeatureStore()
+    policy = build_policy(RankingSettings(policy="lints", seed=5, lints_scale=0.01), StatsBoard(), features)
+    assert isinstance(policy, LinTSPolicy) and policy.needs_behaviour
     for event in creatives:
-        ranker.features.apply_creative("", event)
+        features.apply_creative("", event)
     for profile in profiles:
-        ranker.features.apply_profile("", profile)
+        features.apply_profile("", profile)
     pool = [e.creative for e in creatives]
     for n in range(300):  # everyone sees all three; only the second is ever clicked
         creative = pool[n % 3]
         iid = f"i{n}"
-        ranker.features.apply_impression(
+        features.apply_impression(
             iid,
             events_pb2.Impression(
                 impression_id=iid,
@@ -189,9 +197,9 @@ def test_lints_ranker_learns_from_the_feature_store() -> None:
             ),
         )
         if n % 3 == 1:
-            ranker.features.apply_click(iid, events_pb2.Click(impression_id=iid, user_id=f"u{n}"))
-    assert ranker.lints.impressions == 300 and ranker.lints.clicks == 100
-    decision = ranker.choose("someone-new", pool, {})
+            features.apply_click(iid, events_pb2.Click(impression_id=iid, user_id=f"u{n}"))
+    assert policy.lints.impressions == 300 and policy.lints.clicks == 100
+    decision = policy.pull([c.creative_id for c in pool], "someone-new", {})
     assert decision.index == 1 and decision.policy_version == LINTS_VERSION and decision.propensity > 0.9
 
 
@@ -207,8 +215,6 @@ def tiny_model_text(seed: int) -> str:
 
 
 def metadata(**overrides: Any) -> dict[str, Any]:
-    from creativeloop.ranking.features import FEATURE_VERSION
-
     return {"feature_version": FEATURE_VERSION, "feature_names": list(FEATURE_NAMES), **overrides}
 
 
@@ -217,14 +223,14 @@ def test_hot_reload_swaps_to_the_newest_version(tmp_path: Path) -> None:
     assert not holder.refresh() and holder.current is None
     write_version(tmp_path, "20260101T000000Z-a", tiny_model_text(0), metadata())
     assert holder.refresh() and holder.current is not None
-    ranker = Ranker(RankingSettings(policy="hybrid", seed=0), StatsBoard(), models=holder)
+    policy = build_policy(RankingSettings(policy="hybrid", seed=0), StatsBoard(), models=holder)
     pool = candidates(3)
-    assert ranker.choose("u", pool, {}).policy_version == f"{HYBRID_VERSION}+20260101T000000Z-a"
+    assert policy.pull(pool, "u", {}).policy_version == f"{HYBRID_VERSION}+20260101T000000Z-a"
     (tmp_path / ".20260201T000000Z-b.partial").mkdir()  # a version being written: ignored
     assert not holder.refresh()
     write_version(tmp_path, "20260201T000000Z-b", tiny_model_text(1), metadata())
     assert holder.refresh()
-    assert ranker.choose("u", pool, {}).policy_version == f"{HYBRID_VERSION}+20260201T000000Z-b"
+    assert policy.pull(pool, "u", {}).policy_version == f"{HYBRID_VERSION}+20260201T000000Z-b"
     assert not holder.refresh()  # nothing newer
     with pytest.raises(RuntimeError, match="immutable"):
         write_version(tmp_path, "20260201T000000Z-b", "x", metadata())

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from creativeloop.evaluation.simulation import SimulationResult, simulate, synthetic_catalogue
-from creativeloop.ranking.features import FEATURE_NAMES, FEATURE_VERSION
+from creativeloop.ranking.features import FEATURE_NAMES, FEATURE_VERSION, FeatureStore
 from creativeloop.ranking.model import ModelHolder, list_versions
-from creativeloop.ranking.policy import Ranker
+from creativeloop.ranking.policies import build_policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
 from creativeloop.training.ranker import Logs, TrainOptions, auc, build_dataset, train_from_logs
@@ -32,8 +32,8 @@ class PlantedTaste:
 @pytest.fixture(scope="module")
 def logged() -> SimulationResult:
     creatives, profiles = synthetic_catalogue(10, 6, seed=3)
-    ranker = Ranker(RankingSettings(policy="thompson", seed=0), StatsBoard())
-    return simulate(ranker, creatives, profiles, 6000, PlantedTaste(), seed=0, n_users=200)
+    policy = build_policy(RankingSettings(policy="thompson", seed=0), StatsBoard())
+    return simulate(policy, creatives, profiles, 6000, PlantedTaste(), seed=0, n_users=200)
 
 
 def test_auc_of_known_rankings() -> None:
@@ -88,13 +88,15 @@ def test_trained_model_predicts_the_taste_per_user(logged: SimulationResult, tmp
     train_from_logs(logged.logs, tmp_path, TrainOptions(seed=0), version="v1")
     holder = ModelHolder(tmp_path)
     assert holder.refresh() and holder.current is not None
-    ranker = Ranker(RankingSettings(policy="hybrid", seed=0), StatsBoard(), models=holder)
+    features = FeatureStore()
+    policy = build_policy(RankingSettings(policy="hybrid", seed=0), StatsBoard(), features, models=holder)
     creatives, profiles = synthetic_catalogue(10, 6, seed=3)
-    simulate(ranker, creatives, profiles, 2000, PlantedTaste(), seed=5, n_users=200)  # builds behaviour
+    # Builds behaviour: the hybrid policy's `update` applies every outcome to `features`.
+    simulate(policy, creatives, profiles, 2000, PlantedTaste(), seed=5, n_users=200, features=features)
     ids = [e.creative.creative_id for e in creatives]
     dark = np.array([e.creative.attributes["background"] in DARK for e in creatives])
-    even = holder.current.predict(ranker.features.matrix("user-00010", ids))
-    odd = holder.current.predict(ranker.features.matrix("user-00011", ids))
+    even = holder.current.predict(features.matrix("user-00010", ids))
+    odd = holder.current.predict(features.matrix("user-00011", ids))
     assert even[dark].mean() > even[~dark].mean()
     assert odd[~dark].mean() > odd[dark].mean()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from creativeloop.ranking.thompson import BetaThompson
+from creativeloop.ranking.policies import BetaThompson
 
 
 def test_single_arm_is_certain() -> None:

@@ -2,24 +2,25 @@
 
 `synthetic_catalogue` makes products with creatives whose attributes look like imagegen's
 (template, layout, background, text colour, headline lines); `simulate` serves requests through a
-`Ranker` without a broker: users from a `ClickModel` (e.g. the demo's hidden tastes), and the feedback
-applied the way the live loop applies it (impressions and clicks into the `FeatureStore`, counts
-per creative and per context bucket into the `StatsBoard` as the bandit would publish them). It
+ranking `Policy` (`pull`) without a broker: users from a `ClickModel` (e.g. the demo's hidden
+tastes), and each outcome fed back through the policy's `update`, `feedback_delay` requests late,
+which applies it the way the live loop does (counts per creative and per context bucket into the
+`StatsBoard` as the bandit would publish them, impressions and clicks into the `FeatureStore`). It
 returns the logs (to train on) and the expected CTRs of the policy, uniform random and the oracle.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from creativeloop.kit.context import ALL_CONTEXTS, context_bucket, stats_key
-from creativeloop.ranking.policy import Ranker
+from creativeloop.ranking.features import FeatureStore
+from creativeloop.ranking.policies import Policy
 from creativeloop.training.ranker import Logs
 from creativeloop.v1 import common_pb2, events_pb2
 
@@ -99,28 +100,8 @@ class SimulationResult:
         return self.policy_expected_ctr / self.oracle_expected_ctr
 
 
-class BanditCounts:
-    """What the bandit service publishes, computed in process: per creative and per bucket."""
-
-    def __init__(self, publish: Callable[[str, events_pb2.BanditStats], None]) -> None:
-        self._publish = publish
-        self._counts: dict[tuple[str, str], list[float]] = {}
-
-    def add(self, creative_id: str, bucket: str, clicked: bool) -> None:
-        for b in {ALL_CONTEXTS, bucket}:
-            counts = self._counts.setdefault((creative_id, b), [0.0, 0.0])
-            counts[0] += 1
-            counts[1] += float(clicked)
-            self._publish(
-                stats_key(creative_id, b),
-                events_pb2.BanditStats(
-                    creative_id=creative_id, impressions=counts[0], clicks=counts[1], context_bucket=b
-                ),
-            )
-
-
 def simulate(
-    ranker: Ranker,
+    policy: Policy,
     creatives: Sequence[events_pb2.CreativeUpdated],
     profiles: Sequence[events_pb2.ContentProfileUpdated],
     n_requests: int,
@@ -128,35 +109,34 @@ def simulate(
     seed: int = 0,
     n_users: int = 2000,
     feedback_delay: int = 16,
+    features: FeatureStore | None = None,
 ) -> SimulationResult:
-    """Serve `n_requests` through `ranker`; feedback arrives `feedback_delay` requests late."""
-    for event in creatives:
-        ranker.features.apply_creative(event.creative.creative_id, event)
-    for profile_event in profiles:
-        ranker.features.apply_profile(profile_event.profile.product_id, profile_event)
+    """Serve `n_requests` through `policy`; feedback arrives `feedback_delay` requests late.
+
+    `features`: the `FeatureStore` the policy reads, if it reads one (``hybrid``, ``lints``): it
+    learns the catalogue here, as ranking's creative and profile feeds would teach it.
+    """
+    if features is not None:
+        for event in creatives:
+            features.apply_creative(event.creative.creative_id, event)
+        for profile_event in profiles:
+            features.apply_profile(profile_event.profile.product_id, profile_event)
     by_product: dict[str, list[common_pb2.Creative]] = {}
     for event in creatives:
         by_product.setdefault(event.creative.product_id, []).append(event.creative)
     products = sorted(by_product)
     rng = np.random.default_rng(seed)
-    bandit = BanditCounts(ranker.stats.apply)
     logs = Logs(creatives=list(creatives), profiles=list(profiles))
-    queue: list[tuple[events_pb2.Impression, events_pb2.Click | None, str]] = []
+    queue: list[tuple[events_pb2.Impression, bool]] = []
     chosen_p, random_p, oracle_p = [], [], []
     versions: dict[str, int] = {}
-
-    def deliver(impression: events_pb2.Impression, click: events_pb2.Click | None, bucket: str) -> None:
-        ranker.features.apply_impression(impression.impression_id, impression)
-        if click is not None:
-            ranker.features.apply_click(click.impression_id, click)
-        bandit.add(impression.creative_id, bucket, click is not None)
 
     for n in range(n_requests):
         user_id = f"user-{int(rng.integers(n_users)):05d}"
         product_id = products[int(rng.integers(len(products)))]
         context = {"placement": "feed", "device": "mobile" if int(rng.integers(10)) < 7 else "desktop"}
         candidates = by_product[product_id]
-        decision = ranker.choose(user_id, candidates, context)
+        decision = policy.pull([c.creative_id for c in candidates], user_id, context)
         versions[decision.policy_version] = versions.get(decision.policy_version, 0) + 1
         probabilities = [click_model.click_probability(user_id, c) for c in candidates]
         p = probabilities[decision.index]
@@ -184,11 +164,11 @@ def simulate(
             )
             logs.clicks.append(click)
         logs.impressions.append(impression)
-        queue.append((impression, click, context_bucket(context)))
+        queue.append((impression, click is not None))
         if len(queue) > feedback_delay:
-            deliver(*queue.pop(0))
+            policy.update(*queue.pop(0))
     for item in queue:
-        deliver(*item)
+        policy.update(*item)
     return SimulationResult(
         logs=logs,
         policy_expected_ctr=float(np.mean(chosen_p)),

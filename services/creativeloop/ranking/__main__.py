@@ -19,7 +19,7 @@ from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, CONTENT_PROFILES, CREATIVES  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
 from creativeloop.ranking.model import ModelHolder  # noqa: E402
-from creativeloop.ranking.policy import Ranker  # noqa: E402
+from creativeloop.ranking.policies import build_policy  # noqa: E402
 from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
@@ -30,7 +30,7 @@ async def serve(settings: RankingSettings) -> None:
     catalogue, stats = CreativeCatalogue(), StatsBoard()
     features = FeatureStore(settings.max_users, settings.user_history)
     models = ModelHolder(settings.model_dir, settings.model_poll_s)
-    ranker = Ranker(settings, stats, features, models)
+    policy = build_policy(settings, stats, features, models)
 
     def creative(key: str, event: Any) -> None:
         catalogue.apply(key, event)
@@ -41,7 +41,7 @@ async def serve(settings: RankingSettings) -> None:
         TopicFeed(settings.common, BANDIT_STATS, stats.apply),
     ]
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-    if ranker.needs_behaviour:
+    if policy.needs_behaviour:
         # Every replica follows the behaviour streams from the beginning (no consumer group), so
         # each rebuilds the same user features and LinTS state by itself.
         feeds += [
@@ -49,7 +49,7 @@ async def serve(settings: RankingSettings) -> None:
             TopicFeed(settings.common, AD_IMPRESSIONS, features.apply_impression),
             TopicFeed(settings.common, AD_CLICKS, features.apply_click),
         ]
-    if ranker.policy == "hybrid":
+    if settings.policy == "hybrid":  # the only policy that reads the CTR model
         await asyncio.to_thread(models.refresh)
         tasks.append(models.poll)
     tasks += [feed.run for feed in feeds]
@@ -63,7 +63,7 @@ async def serve(settings: RankingSettings) -> None:
         settings=settings,
         servicers=[
             GrpcServicer(
-                RankingServicer(settings, catalogue, ranker),
+                RankingServicer(settings, catalogue, policy),
                 ranking_pb2_grpc.add_RankingServiceServicer_to_server,
                 service_name(ranking_pb2, "RankingService"),
             )

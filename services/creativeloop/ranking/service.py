@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from creativeloop.ranking.policy import POLICY_VERSION, Ranker
+from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue
 from creativeloop.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
@@ -16,10 +16,10 @@ __all__ = ["POLICY_VERSION", "RankingServicer"]
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
-    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, ranker: Ranker) -> None:
+    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, policy: Policy) -> None:
         self._settings = settings
         self._catalogue = catalogue
-        self._ranker = ranker
+        self._policy = policy
 
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -48,7 +48,7 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 f"unknown product_id {request.product_id!r}: no live "
                 f"{common_pb2.CreativeFormat.Name(creative_format)} creatives",
             )
-        decision = self._ranker.choose(request.user_id, candidates, request.context)
+        decision = self._policy.pull([c.creative_id for c in candidates], request.user_id, request.context)
         return ranking_pb2.RankResponse(
             creative=candidates[decision.index],
             propensity=decision.propensity,

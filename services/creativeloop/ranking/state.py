@@ -69,6 +69,19 @@ class StatsBoard:
             event.impressions, event.clicks
         )
 
+    def record(self, creative_id: str, bucket: str, clicked: bool) -> None:
+        """Count one more impression of `creative_id` (and its click) in `bucket` and over all contexts.
+
+        What the bandit would publish for one joined outcome, without its time decay. Offline
+        only (the in-process simulator, off-policy evaluation on logs, through a policy's
+        `update`): in serving the bandit stream job owns the impression-click join and the counts,
+        and the board follows `bandit.stats`.
+        """
+        per_bucket = self._stats.setdefault(creative_id, {})
+        for b in {ALL_CONTEXTS, bucket}:
+            arm = per_bucket.get(b, _EMPTY)
+            per_bucket[b] = ArmStats(arm.impressions + 1.0, arm.clicks + float(clicked))
+
     def get(self, creative_id: str, bucket: str = ALL_CONTEXTS) -> ArmStats:
         return self._stats.get(creative_id, {}).get(bucket, _EMPTY)
 

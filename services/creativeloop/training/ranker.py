@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
+from sklearn.metrics import roc_auc_score
 
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.logs import get_logger
@@ -159,22 +160,15 @@ def build_dataset(logs: Logs, max_users: int = 100_000, user_history: int = 200)
 
 
 def auc(labels: Array, scores: Array) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties averaged); nan with one class only."""
+    """Area under the ROC curve (scikit-learn's, ties averaged); nan with one class only.
+
+    >>> auc(np.array([0.0, 1.0, 0.0, 1.0]), np.array([0.1, 0.4, 0.4, 0.8]))
+    0.875
+    """
     positives = labels > 0.5
-    n_pos = int(positives.sum())
-    n_neg = labels.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(scores.size)
-    sorted_scores = scores[order]
-    # average ranks over ties
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [scores.size]))
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    if positives.all() or not positives.any():
+        return float("nan")  # undefined; scikit-learn would also warn
+    return float(roc_auc_score(positives, scores))
 
 
 def log_loss(labels: Array, predicted: Array, weights: Array | None = None) -> float:

@@ -11,6 +11,11 @@ part of the logs (in logged order), and evaluates on the rest:
 - **uniform random** over the product's creatives;
 - **best observed CTR**: per product, the creative with the best smoothed CTR in the first part
   (greedy), and its epsilon-greedy version;
+- **ranking's serving policies** (`serving`, any `creativeloop.ranking.policies.Policy`): each
+  is taught the first part's rounds in logged order through its `update`, then frozen, and its
+  `probabilities` give its action distribution on each evaluation round (computed once per
+  candidate set and context for a policy that reads no user behaviour). `evaluate_demo` adds
+  Thompson sampling on the first part's counts and LinTS over the demo's creatives;
 - **oracle** (only with `truth`): the creative with the highest true click probability for the
   round's user - not deployable, but the hardest test of the estimators.
 
@@ -24,16 +29,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from creativeloop.evaluation.ope.estimators import Estimate, doubly_robust, ips, snips
-from creativeloop.v1 import events_pb2
-
-if TYPE_CHECKING:
-    from creativeloop.demo.run import DemoResult
+from creativeloop.evaluation.simulation import ClickModel
+from creativeloop.ranking.features import FeatureStore
+from creativeloop.ranking.policies import Policy, build_policy
+from creativeloop.ranking.settings import RankingSettings
+from creativeloop.ranking.state import StatsBoard
+from creativeloop.v1 import common_pb2, events_pb2
 
 Floats = NDArray[np.float64]
 Truth = Callable[[str, str], float]
@@ -50,6 +57,20 @@ class LoggedRound:
     propensity: float
     policy_version: str
     clicked: bool
+    #: The request's context (placement, device...).
+    context: dict[str, str] = field(default_factory=dict)
+
+    def impression(self) -> events_pb2.Impression:
+        """The logged impression again, as a policy's `update` takes it."""
+        return events_pb2.Impression(
+            impression_id=self.impression_id,
+            user_id=self.user_id,
+            product_id=self.product_id,
+            creative_id=self.creative_id,
+            propensity=self.propensity,
+            policy_version=self.policy_version,
+            context=self.context,
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,7 @@ def join_events(
                 float(imp.propensity),
                 imp.policy_version,
                 imp.impression_id in clicked_ids,
+                dict(imp.context),
             )
         )
     return JoinedLogs(rounds, duplicates, len(clicked_ids - seen))
@@ -185,6 +207,7 @@ def evaluate_logged_events(
     candidates: Mapping[str, Sequence[str]],
     truth: Truth | None = None,
     *,
+    serving: Mapping[str, Policy] | None = None,
     train_fraction: float = 0.5,
     epsilon: float = 0.1,
     n_boot: int = 500,
@@ -193,7 +216,9 @@ def evaluate_logged_events(
     """Estimate candidate policies' CTR from the logs (see the module docstring).
 
     `candidates[product_id]` are the creative ids a request for that product chooses among (the
-    logging policy's candidates); rounds of other products are skipped.
+    logging policy's candidates); rounds of other products are skipped. `serving` names ranking
+    policies to evaluate too: they learn from the first part here (through `update`), so pass
+    fresh ones.
     """
     if not 0.0 < train_fraction < 1.0:
         raise ValueError("train_fraction must be in (0, 1)")
@@ -227,6 +252,10 @@ def evaluate_logged_events(
             (1 - epsilon) * best_by_ctr(k) + epsilon / len(ids[k])
         ),
     }
+    for name, serving_policy in (serving or {}).items():
+        for r in train:
+            serving_policy.update(r.impression(), r.clicked)
+        policies[name] = _lookup(_distributions(serving_policy, test, ids))
     if true_p is not None:
         truths = true_p
 
@@ -278,8 +307,72 @@ def evaluate_logged_events(
     )
 
 
-def evaluate_demo(result: DemoResult, **options: float) -> OwnLogsReport:
-    """`evaluate_logged_events` on a demo run's logs, with its simulated users' true click rates."""
+def _distributions(policy: Policy, rounds: Sequence[LoggedRound], ids: Sequence[list[str]]) -> list[Floats]:
+    """`policy`'s action distribution on each round, without learning in between.
+
+    A policy that reads no user behaviour gives the same distribution for the same candidates
+    and context, so it is computed once per (candidates, context).
+    """
+    cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Floats] = {}
+    out = []
+    for r, cs in zip(rounds, ids, strict=True):
+        if policy.needs_behaviour:
+            out.append(policy.probabilities(cs, r.user_id, r.context))
+            continue
+        key = (tuple(cs), tuple(sorted(r.context.items())))
+        if key not in cache:
+            cache[key] = policy.probabilities(cs, r.user_id, r.context)
+        out.append(cache[key])
+    return out
+
+
+def _lookup(dists: list[Floats]) -> Callable[[int], Floats]:
+    return lambda k: dists[k]
+
+
+class DemoLogs(Protocol):
+    """What OPE reads of a `creativeloop.demo.run.DemoResult` (the demo sits above evaluation)."""
+
+    @property
+    def impressions(self) -> list[events_pb2.Impression]: ...
+
+    @property
+    def clicks(self) -> list[events_pb2.Click]: ...
+
+    @property
+    def creatives_by_product(self) -> dict[str, list[common_pb2.Creative]]: ...
+
+    def click_model(self) -> ClickModel: ...
+
+
+def demo_serving_policies(
+    creatives_by_product: Mapping[str, Sequence[common_pb2.Creative]], seed: int = 0
+) -> dict[str, Policy]:
+    """Ranking's policies, fresh, as `evaluate_logged_events` takes them for a demo's logs.
+
+    Thompson sampling (its own counts) and LinTS (its own `FeatureStore`, which knows the demo's
+    creatives), with the serving defaults and `seed`. The hybrid policy is left out: the demo
+    result keeps no product profiles, and its model was trained on features that include them.
+    """
+    features = FeatureStore()
+    for creatives in creatives_by_product.values():
+        for creative in creatives:
+            features.apply_creative(creative.creative_id, events_pb2.CreativeUpdated(creative=creative))
+    return {
+        "Thompson sampling (ranking's, first-part counts)": build_policy(
+            RankingSettings(policy="thompson", seed=seed), StatsBoard()
+        ),
+        "LinTS (ranking's, learnt on the first part)": build_policy(
+            RankingSettings(policy="lints", seed=seed), StatsBoard(), features
+        ),
+    }
+
+
+def evaluate_demo(result: DemoLogs, **options: float) -> OwnLogsReport:
+    """`evaluate_logged_events` on a demo run's logs, with its simulated users' true click rates.
+
+    Evaluates ranking's serving policies too (`demo_serving_policies`).
+    """
     model = result.click_model()
     by_id = {c.creative_id: c for cs in result.creatives_by_product.values() for c in cs}
     candidates = {p: [c.creative_id for c in cs] for p, cs in result.creatives_by_product.items()}
@@ -287,13 +380,15 @@ def evaluate_demo(result: DemoResult, **options: float) -> OwnLogsReport:
     def truth(user_id: str, creative_id: str) -> float:
         return model.click_probability(user_id, by_id[creative_id])
 
+    seed = int(options.get("seed", 0))
     return evaluate_logged_events(
         result.impressions,
         result.clicks,
         candidates,
         truth,
+        serving=demo_serving_policies(result.creatives_by_product, seed),
         train_fraction=float(options.get("train_fraction", 0.5)),
         epsilon=float(options.get("epsilon", 0.1)),
         n_boot=int(options.get("n_boot", 500)),
-        seed=int(options.get("seed", 0)),
+        seed=seed,
     )

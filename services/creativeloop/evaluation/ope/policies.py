@@ -6,14 +6,18 @@ a time). The estimators only need ``dist[i, a_i]`` (IPS, SNIPS) and, for DR, the
 expectation under ``dist[i]``.
 
 - `uniform_distribution`: every item with probability 1 / n_items.
-- `thompson_slate_distribution`: Beta-Bernoulli Thompson sampling that fills `len_list`
+- Beta-Bernoulli Thompson sampling is **ranking's serving class**, `ThompsonPolicy`, not a copy:
+  item a is the creative id ``str(a)`` (`item_ids`), its counts sit on the policy's `StatsBoard`
+  (learnt through `update`, `learn_rounds`), and its `slate_probabilities` fill `len_list`
   positions with the top draws, as ZOZOTOWN's Bernoulli TS did (and obp's ``BernoulliTS``
-  computes): Monte Carlo over posterior draws, how often each item lands in each position.
+  computes): Monte Carlo over the policy's `propensity_samples` posterior draws, how often each
+  item lands in each position. `thompson_slate_distribution` does this for given Beta posteriors.
 - `best_item_per_position`: the item with the best smoothed CTR at each position (greedy).
 - `LogisticRewardModel`: an additive L2-regularised logistic regression of click on user
-  features, item (one-hot + item features), position and user-item affinity, fit by Newton's
-  method with the penalty chosen by cross-validated log loss. It is DR's reward model and, as
-  greedy or softmax over its predictions, a contextual policy.
+  features, item (one-hot + item features), position and user-item affinity, fit by
+  scikit-learn's `LogisticRegression` (Newton-Cholesky, intercept unpenalised) with the penalty
+  chosen by cross-validated log loss. It is DR's reward model and, as greedy or softmax over its
+  predictions, a contextual policy.
 - `vw_cb_explore_adf_distribution`: Vowpal Wabbit's ``--cb_explore_adf`` trained on logged
   rounds, then asked for its probability mass function on each evaluation round (optional:
   needs ``vowpalwabbit``).
@@ -27,8 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 
 from creativeloop.datasets.obd import OBDLogs
+from creativeloop.ranking.policies import Policy, ThompsonPolicy
+from creativeloop.ranking.state import StatsBoard
+from creativeloop.v1 import events_pb2
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -43,32 +52,49 @@ def uniform_distribution(logs: OBDLogs) -> Floats:
     return np.full((logs.n_rounds, logs.n_items), 1.0 / logs.n_items)
 
 
-def thompson_slate_distribution(
-    alpha: Floats, beta: Floats, len_list: int, n_sim: int = 100_000, seed: int = 0, chunk: int = 10_000
-) -> Floats:
-    """P(item a is shown at position k) under Beta Thompson sampling of a `len_list`-item slate.
+def item_ids(n_items: int) -> list[str]:
+    """The creative ids OBD's items have for a ranking policy: item a is ``str(a)``."""
+    return [str(a) for a in range(n_items)]
 
-    Each simulation draws one click rate per item from Beta(`alpha`, `beta`) and shows the items
-    with the highest draws, best first. Returns shape (n_items, len_list); columns sum to 1.
+
+def learn_rounds(policy: Policy, logs: OBDLogs) -> None:
+    """Teach `policy` every round of `logs`, in time order, through its `update`."""
+    for i in range(logs.n_rounds):
+        impression = events_pb2.Impression(impression_id=f"obd-{i}", creative_id=str(int(logs.item[i])))
+        policy.update(impression, bool(logs.click[i]))
+
+
+def thompson_slate_distribution(
+    alpha: Floats, beta: Floats, len_list: int, n_sim: int = 100_000, seed: int = 0
+) -> Floats:
+    """P(item a is shown at position k) under ranking's `ThompsonPolicy` with Beta(`alpha`, `beta`).
+
+    A Beta(alpha_a, beta_a) posterior is the policy's prior Beta(a0, b0) after alpha_a - a0
+    clicks in alpha_a + beta_a - a0 - b0 impressions (a0 = min(1, min alpha), b0 likewise; with
+    every parameter at least 1, as ZOZOTOWN's prior, the posterior is exactly alpha, beta). The
+    policy draws `n_sim` slates and shows the items with the highest draws, best first. Returns
+    shape (n_items, len_list); columns sum to 1.
 
     >>> dist = thompson_slate_distribution(np.array([50.0, 1.0, 1.0]), np.array([50.0, 99.0, 99.0]), 2, 2000)
     >>> float(dist[0, 0]), dist.sum(axis=0).tolist()
     (1.0, [1.0, 1.0])
     """
-    n_items = len(alpha)
-    if len(beta) != n_items or not 1 <= len_list <= n_items:
+    if len(beta) != len(alpha):
         raise ValueError("alpha and beta need one entry per item, and 1 <= len_list <= n_items")
-    rng = np.random.default_rng(seed)
-    counts = np.zeros((n_items, len_list))
-    done = 0
-    while done < n_sim:
-        size = min(chunk, n_sim - done)
-        draws = rng.beta(alpha, beta, size=(size, n_items))
-        top = np.argsort(-draws, axis=1, kind="stable")[:, :len_list]
-        for k in range(len_list):
-            counts[:, k] += np.bincount(top[:, k], minlength=n_items)
-        done += size
-    return counts / n_sim
+    prior_alpha = min(1.0, float(np.min(alpha))) if len(alpha) else 1.0
+    prior_beta = min(1.0, float(np.min(beta))) if len(beta) else 1.0
+    board = StatsBoard()
+    for a, creative_id in enumerate(item_ids(len(alpha))):
+        board.apply(
+            creative_id,
+            events_pb2.BanditStats(
+                creative_id=creative_id,
+                impressions=float(alpha[a] + beta[a] - prior_alpha - prior_beta),
+                clicks=float(alpha[a] - prior_alpha),
+            ),
+        )
+    policy = ThompsonPolicy(board, prior_alpha, prior_beta, propensity_samples=n_sim, seed=seed)
+    return policy.slate_probabilities(item_ids(len(alpha)), len_list)
 
 
 def click_counts(logs: OBDLogs) -> tuple[Floats, Floats]:
@@ -115,29 +141,19 @@ def softmax_distribution(logits: Floats, temperature: float) -> Floats:
 # --------------------------------------------------------------------------- reward model
 
 
-def _sigmoid(x: Floats) -> Floats:
-    result: Floats = 0.5 * (1.0 + np.tanh(0.5 * x))
-    return result
+def _fit_logistic(x: Floats, y: Floats, l2: float) -> tuple[float, Floats]:
+    """L2-penalised logistic regression, intercept not penalised: (intercept, weights).
 
-
-def _fit_logistic(x: Floats, y: Floats, l2: float, iterations: int = 50) -> tuple[float, Floats]:
-    """Newton's method for L2-penalised logistic regression (intercept not penalised)."""
-    n, d = x.shape
-    design = np.hstack([np.ones((n, 1)), x])
-    penalty = np.full(d + 1, l2)
-    penalty[0] = 1e-8
-    mean = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-    w = np.zeros(d + 1)
-    w[0] = np.log(mean / (1 - mean))
-    for _ in range(iterations):
-        p = _sigmoid(design @ w)
-        gradient = design.T @ (p - y) + penalty * w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if float(np.max(np.abs(step))) < 1e-8:
-            break
-    return float(w[0]), w[1:]
+    scikit-learn minimises 0.5 ||w||² + C Σ log loss, so C = 1 / `l2` gives the objective
+    Σ log loss + `l2` / 2 ||w||²; Newton-Cholesky, as the Newton iterations this replaced. With
+    one class only the fit is the constant log-odds of the (clipped) mean.
+    """
+    if np.unique(y).size < 2:
+        mean = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+        return float(np.log(mean / (1 - mean))), np.zeros(x.shape[1])
+    model = LogisticRegression(C=1.0 / l2, solver="newton-cholesky", tol=1e-8, max_iter=100)
+    model.fit(x, y)
+    return float(model.intercept_[0]), np.asarray(model.coef_[0], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -189,7 +205,7 @@ class LogisticRewardModel:
             for f in range(folds):
                 train, test = fold != f, fold == f
                 b, w = _fit_logistic(x[train], y[train], l2)
-                p = np.clip(_sigmoid(b + x[test] @ w), 1e-9, 1 - 1e-9)
+                p = np.clip(expit(b + x[test] @ w), 1e-9, 1 - 1e-9)
                 loss -= float(np.sum(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p)))
             if loss < best_loss:
                 best_l2, best_loss = l2, loss
@@ -209,7 +225,8 @@ class LogisticRewardModel:
 
     def predict(self, logs: OBDLogs) -> Floats:
         """q(x_i, a, k_i): predicted click probability of every item in every round."""
-        return _sigmoid(self.logits(logs))
+        result: Floats = expit(self.logits(logs))
+        return result
 
 
 # --------------------------------------------------------------------------- Vowpal Wabbit
@@ -255,7 +272,9 @@ def vw_cb_explore_adf_distribution(
     `exploration` is VW's exploration option (e.g. ``--epsilon 0.05``, ``--squarecb``,
     ``--softmax --lambda 10``). Requires ``vowpalwabbit`` (pinned: 9.11.9).
     """
-    from vowpalwabbit import Workspace  # optional dependency
+    # Imported here, not at module level: vowpalwabbit is optional (the `quality` and `dev`
+    # extras), and the report runs without it (`vowpalwabbit_available`).
+    from vowpalwabbit import Workspace
 
     args = f"--cb_explore_adf -q UA -q PA {exploration} --random_seed {seed} --quiet"
     workspace = Workspace(args)

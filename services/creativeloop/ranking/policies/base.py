@@ -1,0 +1,125 @@
+"""The policy interface: what Rank serves and what off-policy evaluation evaluates.
+
+A policy chooses one of a request's candidate creatives (`pull`), learns from an outcome
+(`update`) and says how likely each candidate is (`probabilities`, and `slate_probabilities`
+for several slots). Every policy here samples a score per candidate from a posterior and shows
+the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo with the
+policy's own `propensity_samples` draws, except where it is exact (one candidate; candidates
+whose posteriors are all the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from creativeloop.v1 import events_pb2
+
+Floats = npt.NDArray[np.float64]
+
+#: Largest number of Monte Carlo draws sampled at once by `slate_probabilities` (memory bound).
+CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One choice among a request's candidates, as Rank returns and the ad server logs it."""
+
+    index: int
+    #: Probability that the policy picks `index` for this request (what IPS divides by).
+    propensity: float
+    policy_version: str
+    #: The model's p̂ of the chosen creative (0 without a model).
+    predicted_ctr: float = 0.0
+    #: The bandit.stats bucket the chosen creative's counts came from ("" = all contexts).
+    stats_bucket: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A sampler's pick: an arm and the (Monte Carlo) probability of picking it."""
+
+    index: int
+    #: Probability that the sampler picks `index` given the same posteriors (Monte Carlo estimate).
+    propensity: float
+
+
+class Policy(Protocol):
+    """Chooses creatives with explore-exploit; River's `pull` / `update` shape.
+
+    `candidates` are creative ids, `context` the request's context (placement, device...).
+    `probabilities` and `slate_probabilities` draw from the same generator as `pull`: off-policy
+    evaluation builds a policy of its own rather than asking the one that serves.
+    """
+
+    @property
+    def needs_behaviour(self) -> bool:
+        """Whether the policy reads the user's behaviour (features).
+
+        Serving then follows the profile, impression and click streams. When False, a choice
+        depends only on the candidates, the context and the counts.
+        """
+        ...
+
+    def pull(
+        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+    ) -> Decision:
+        """Choose one of `candidates` for `user_id` in `context`, with the propensity of that choice."""
+        ...
+
+    def probabilities(
+        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+    ) -> Floats:
+        """P(`pull` picks each candidate), shape (len(candidates),), summing to 1."""
+        ...
+
+    def slate_probabilities(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+    ) -> Floats:
+        """P(candidate a lands in slot k) when the best `slots` scores fill the slots in order.
+
+        Shape (len(candidates), slots); each column sums to 1; column 0 is `probabilities`.
+        """
+        ...
+
+    def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
+        """Learn from one impression and whether it was clicked (joined by the caller)."""
+        ...
+
+
+def check_slots(n_candidates: int, slots: int) -> None:
+    if n_candidates == 0:
+        raise ValueError("no arms to choose from")
+    if not 1 <= slots <= n_candidates:
+        raise ValueError(
+            f"slots (len_list in OBP's terms) must lie in [1, {n_candidates}] for {n_candidates} candidates"
+        )
+
+
+def slot_counts(scores: Floats, slots: int) -> Floats:
+    """How often each of n candidates lands in each slot over the draws `scores` (draws x n).
+
+    The best score takes slot 0, the next slot 1...; ties go to the smaller index, as in `pull`.
+
+    >>> slot_counts(np.array([[0.1, 0.9, 0.5], [0.7, 0.2, 0.3]]), 2).tolist()
+    [[1.0, 0.0], [1.0, 0.0], [0.0, 2.0]]
+    """
+    n = scores.shape[1]
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :slots]
+    counts = np.zeros((n, slots))
+    for k in range(slots):
+        counts[:, k] = np.bincount(top[:, k], minlength=n)
+    return counts
+
+
+def uniform_slots(n_candidates: int, slots: int) -> Floats:
+    """The exact slate distribution when every candidate's posterior is the same: 1/n everywhere."""
+    return np.full((n_candidates, slots), 1.0 / n_candidates)
