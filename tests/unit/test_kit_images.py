@@ -59,7 +59,9 @@ def test_exif_orientation_is_applied() -> None:
         (b"GIF89a", {"subject": "product image"}, "undecodable product image"),
     ],
 )
-def test_bad_bytes_are_one_error_type_with_a_reason(data: bytes, options: dict[str, object], reason: str) -> None:
+def test_bad_bytes_are_one_error_type_with_a_reason(
+    data: bytes, options: dict[str, object], reason: str
+) -> None:
     with pytest.raises(ImageRejected, match=reason.replace("(", r"\(")) as caught:
         decode_image(data, **options)  # type: ignore[arg-type]
     assert isinstance(caught.value, ValueError) and reason in caught.value.reason
