@@ -1,7 +1,7 @@
 """Aesthetic quality of a product picture: hand-made features, a trained ranker, a 0-100 score.
 
 No pretrained aesthetics model installs offline (FIELD_NOTES), so the score is a LightGBM ranker
-the project trains itself (`aesthetics_train`) on controlled degradations of real photos, over
+the project trains itself (`creativeloop.training.aesthetics`) on controlled degradations of real photos, over
 the classical measures below. ``FEATURE_NAMES`` is the contract between this module, the training
 code and the ONNX model ``aesthetics`` (input ``features`` FP32 [N, F], output ``score`` FP32
 [N, 1] in 0..100): append new features at the end and retrain; never reorder.
