@@ -28,7 +28,7 @@ from creativeloop.copygen.generator import CopyModel, profile_seed, profile_sour
 from creativeloop.copygen.points import rank_points
 from creativeloop.copygen.service import Generators, compose_copy
 from creativeloop.copygen.settings import CopygenSettings
-from creativeloop.evaluation.copy import _repository
+from creativeloop.evaluation.copy import ensure_repository
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.v1 import common_pb2
 
@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=8)
     args = parser.parse_args()
-    repository = _repository(args.repository)
+    repository = ensure_repository(args.repository)
     client = EmbeddedModelClient(repository)
     model = CopyModel(client, repository)
     settings = CopygenSettings(models={"repository": repository}, model_samples=args.samples)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from creativeloop.datasets.garments import render_garment
-from creativeloop.training.aesthetics import load_image_file, photo_path
+from creativeloop.datasets.photos import load_image_file, photo_path
 from creativeloop.understanding.admission import (
     EMPTY_TITLE,
     IMAGE_BLURRY,

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from creativeloop.cli.evaluate import evaluate
 from creativeloop.compliance import (
     LexiconError,
     Violation,
@@ -18,7 +20,6 @@ from creativeloop.compliance import (
     redact,
 )
 from creativeloop.compliance.lexicon import load_lexicon
-from creativeloop.evaluation.compliance import main as evaluate_main
 from creativeloop.evaluation.compliance import read_phrases, run, score
 
 
@@ -202,10 +203,12 @@ def test_phrase_set_is_large_labelled_and_scored() -> None:
         assert s.precision >= 0.9 and s.recall >= 0.95 and s.code_ok >= 0.95, s
 
 
-def test_evaluate_command_prints_scores(capsys: pytest.CaptureFixture[str]) -> None:
-    assert evaluate_main(["--split", "heldout"]) == 0
-    out = capsys.readouterr().out
+def test_evaluate_command_prints_scores() -> None:
+    result = CliRunner().invoke(evaluate, ["compliance", "--split", "heldout"])
+    assert result.exit_code == 0, result.output
+    out = result.output
     assert "prec" in out and "heldout" in out
-    assert evaluate_main(["--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    result = CliRunner().invoke(evaluate, ["compliance", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
     assert {s["language"] for s in payload["scores"]} == {"zh", "en", "all"}

@@ -6,13 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from creativeloop.evaluation.product_box import (
-    Case,
-    box_iou,
-    build_cases,
-    mask_iou,
-    true_box,
-)
+from creativeloop.datasets.cutouts import Case, build_cases
+from creativeloop.evaluation.product_box import box_iou, mask_iou, true_box
 from creativeloop.understanding.product_box import (
     decode_image,
     encode_mask_png,

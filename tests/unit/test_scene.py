@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from creativeloop.evaluation.scene import TEST, make_example, missing_sources, photo_path
+from creativeloop.datasets.photos import photo_path
+from creativeloop.datasets.scenes import TEST, make_example, missing_sources
 from creativeloop.understanding.ocr import OcrLine, OcrPipeline, OcrResult, text_area_ratio
 from creativeloop.understanding.scene import (
     CLASSES,

@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "models": "creativeloop.cli.models:models",
     "ranking": "creativeloop.cli.ranking:ranking",
     "ope": "creativeloop.cli.ope:ope",
+    "eval": "creativeloop.cli.evaluate:evaluate",
+    "train": "creativeloop.cli.train:train",
     "config-docs": "creativeloop.cli.stack:config_docs",
 }
 

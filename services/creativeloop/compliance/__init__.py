@@ -4,7 +4,7 @@
     check("全网最低价，销量第一")  # -> [Violation(code="ADLAW_ABSOLUTE_TERM", term="最低价", ...), ...]
 
 Terms, their rule references and context exceptions live in versioned data files
-(`lexicon/*.json`); `python -m creativeloop.evaluation.compliance` scores the checker on the
+(`lexicon/*.json`); `creativeloop eval compliance` scores the checker on the
 labelled phrase set in `creativeloop/datasets/ad_phrases.tsv`.
 """
 

@@ -1,14 +1,14 @@
 """How well the aesthetic score follows picture quality on photos the model never saw.
 
-Scores the held-out photos (`aesthetics_train.HELD_OUT_PHOTOS`) and their 7 degradations x 3
-levels through the `ModelClient` (embedded onnxruntime over the model repository, the path
-services use) and prints Spearman correlation between score and quality order (original >
-level 1 > 2 > 3), per degradation kind and overall, the share of originals scored above their
-degraded copies, what the admission gate would reject at several thresholds, and the
-milliseconds per image of each stage (ONNX-vs-LightGBM agreement is measured by the model's
-source and stated on its model card). Run::
+Scores the held-out photos (`creativeloop.training.aesthetics.HELD_OUT_PHOTOS`) and their 7
+degradations x 3 levels through the `ModelClient` (embedded onnxruntime over the model
+repository, the path services use) and prints Spearman correlation between score and quality
+order (original > level 1 > 2 > 3), per degradation kind and overall, the share of originals
+scored above their degraded copies, what the admission gate would reject at several thresholds,
+and the milliseconds per image of each stage (ONNX-vs-LightGBM agreement is measured by the
+model's source and stated on its model card). Run::
 
-    python -m creativeloop.evaluation.aesthetics [--repository deploy/model-repository]
+    creativeloop eval aesthetics [--repository deploy/model-repository]
 
 When the repository has no ``aesthetics`` model yet, it is built into a temporary repository
 first (the same source `creativeloop models build` runs).
@@ -16,66 +16,63 @@ first (the same source `creativeloop models build` runs).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from creativeloop.datasets.cutouts import missing_pictures
 from creativeloop.kit.models.client import ModelClient
+from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.training import aesthetics as train
+from creativeloop.training.repository.builder import build_repository
 from creativeloop.understanding.aesthetics import MODEL_NAME, AestheticScorer, features
 
 
-def _client(repository: Path) -> tuple[ModelClient, Path | None]:
-    from creativeloop.kit.models.embedded import EmbeddedModelClient
+def missing() -> list[str]:
+    """Training and held-out photos that are not installed, with the package that brings each."""
+    return missing_pictures((*train.TRAIN_PHOTOS, *train.HELD_OUT_PHOTOS))
 
+
+def _client(repository: Path) -> tuple[ModelClient, Path | None]:
     if (repository / MODEL_NAME / "config.pbtxt").is_file():
         return EmbeddedModelClient(repository), None
-    from creativeloop.training.repository.builder import build_repository
-
     tmp = Path(tempfile.mkdtemp(prefix="aesthetics-repo-"))
     build_repository(tmp, only=[MODEL_NAME], docs_dir=None, log=lambda line: None)
     return EmbeddedModelClient(tmp), tmp
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--repository", type=Path, default=Path("deploy/model-repository"))
-    args = parser.parse_args(argv)
-    missing = train.missing_photos((*train.TRAIN_PHOTOS, *train.HELD_OUT_PHOTOS))
-    if missing:
-        print("missing sample photos:", ", ".join(missing))
-        return 2
-
-    client, built = _client(args.repository)
+def report(repository: Path) -> str:
+    """The markdown tables of the held-out figures, the admission gates and the timings."""
+    client, built = _client(repository)
     scorer = AestheticScorer(client)
     held = train.build_dataset(train.HELD_OUT_PHOTOS)
     scores = scorer.score_features(held.X)
-    report = train.evaluate(held, scores)
+    figures = train.evaluate(held, scores)
 
-    print(f"model: {'built into ' + str(built) if built else args.repository}")
-    print(f"held-out: {len(train.HELD_OUT_PHOTOS)} photos, {len(held.photo)} images\n")
-    print("| degradation | Spearman within photo | Spearman pooled | original > copy |")
-    print("|---|---|---|---|")
-    for kind, kr in report.kinds.items():
-        print(f"| {kind} | {kr.within:.3f} | {kr.pooled:.3f} | {kr.pairs:.3f} |")
-    overall = (report.overall_within, report.overall_pooled, report.overall_pairs)
-    print("| **all** | {:.3f} | {:.3f} | {:.3f} |".format(*overall))
+    lines = [
+        f"model: {'built into ' + str(built) if built else repository}",
+        f"held-out: {len(train.HELD_OUT_PHOTOS)} photos, {len(held.photo)} images\n",
+        "| degradation | Spearman within photo | Spearman pooled | original > copy |",
+        "|---|---|---|---|",
+    ]
+    for kind, kr in figures.kinds.items():
+        lines.append(f"| {kind} | {kr.within:.3f} | {kr.pooled:.3f} | {kr.pairs:.3f} |")
+    overall = (figures.overall_within, figures.overall_pooled, figures.overall_pairs)
+    lines.append("| **all** | {:.3f} | {:.3f} | {:.3f} |".format(*overall))
 
-    print("\n| level | mean score | median |\n|---|---|---|")
+    lines.append("\n| level | mean score | median |\n|---|---|---|")
     for level in range(train.LEVELS + 1):
         chosen = scores[held.level == level]
-        print(f"| {level} | {chosen.mean():.1f} | {np.median(chosen):.1f} |")
+        lines.append(f"| {level} | {chosen.mean():.1f} | {np.median(chosen):.1f} |")
 
-    print(
+    lines.append(
         "\n| admission gate | originals rejected | level 2 rejected | level 3 rejected |\n|---|---|---|---|"
     )
     for gate in (15.0, 20.0, 25.0, 30.0, 35.0):
         shares = [float(np.mean(scores[held.level == lv] < gate)) for lv in (0, 2, 3)]
-        print(f"| score < {gate:.0f} | {shares[0]:.2f} | {shares[1]:.2f} | {shares[2]:.2f} |")
+        lines.append(f"| score < {gate:.0f} | {shares[0]:.2f} | {shares[1]:.2f} | {shares[2]:.2f} |")
 
     # Timing: one image at a time, as a service scores an upload.
     photos = [train.load_photo(ref) for ref in train.HELD_OUT_PHOTOS]
@@ -86,9 +83,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         scorer.score_features(row[None, :])
     infer_ms = (time.perf_counter() - start) * 1000.0 / len(rows)
-    print(f"\nms per image: features {feature_ms:.1f}, model (embedded onnxruntime) {infer_ms:.2f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    lines.append(f"\nms per image: features {feature_ms:.1f}, model (embedded onnxruntime) {infer_ms:.2f}")
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Score the checker on the labelled phrase set: precision, recall and F1 per language, and the errors.
 
-    python -m creativeloop.evaluation.compliance [--split dev|heldout|all] [--phrases PATH] [--json]
+    creativeloop eval compliance [--split dev|heldout|all] [--phrases PATH] [--json]
 
 A phrase is positive when its label is a violation code. Detection counts a positive as found
 when `check` reports any violation; `code_ok` is the share of found positives whose expected code
@@ -10,14 +10,12 @@ hash of the text) is the held-out split, never looked at while the lexicon was t
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from creativeloop.compliance.checker import check
 from creativeloop.compliance.lexicon import default_lexicon
@@ -113,46 +111,59 @@ def score(outcomes: Sequence[Outcome], language: str) -> Scores:
     return Scores(language, len(rows), tp, fp, fn, tn, precision, recall, f1, code_ok)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m creativeloop.evaluation.compliance", description=__doc__)
-    parser.add_argument("--split", choices=["all", "dev", "heldout"], default="all")
-    parser.add_argument("--phrases", type=Path, default=None, help="a phrase file other than the shipped one")
-    parser.add_argument("--json", action="store_true", help="print scores and errors as JSON")
-    args = parser.parse_args(argv)
-    phrases = [p for p in read_phrases(args.phrases) if args.split in ("all", p.split)]
-    outcomes = run(phrases)
-    scores = [score(outcomes, language) for language in ("zh", "en", "all")]
-    errors = [o for o in outcomes if not o.correct]
-    if args.json:
-        payload = {
-            "lexicon": default_lexicon().version,
-            "split": args.split,
-            "scores": [asdict(s) for s in scores],
+@dataclass(frozen=True)
+class Report:
+    """Scores per language (zh, en, all) and every phrase the checker got wrong, on one split."""
+
+    lexicon: str
+    split: str
+    phrases: int
+    scores: tuple[Scores, ...]
+    errors: tuple[Outcome, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--json`` prints."""
+        return {
+            "lexicon": self.lexicon,
+            "split": self.split,
+            "scores": [asdict(s) for s in self.scores],
             "errors": [
                 {**asdict(o.phrase), "split": o.phrase.split, "predicted": o.predicted, "terms": o.terms}
-                for o in errors
+                for o in self.errors
             ],
         }
-        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
-        print()
-        return 0
-    print(f"lexicon {default_lexicon().version}, split {args.split}, {len(phrases)} phrases")
-    print(
-        f"{'lang':<5}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'tn':>5}{'prec':>8}{'recall':>8}{'f1':>8}{'code':>8}"
-    )
-    for s in scores:
-        print(
-            f"{s.language:<5}{s.n:>5}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.tn:>5}"
-            f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.code_ok:>8.3f}"
+
+    def format(self) -> str:
+        """The scores table and the errors, one per line."""
+        lines = [
+            f"lexicon {self.lexicon}, split {self.split}, {self.phrases} phrases",
+            f"{'lang':<5}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'tn':>5}{'prec':>8}{'recall':>8}{'f1':>8}{'code':>8}",
+        ]
+        for s in self.scores:
+            lines.append(
+                f"{s.language:<5}{s.n:>5}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.tn:>5}"
+                f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.code_ok:>8.3f}"
+            )
+        lines.append(
+            f"\n{len(self.errors)} errors "
+            "(FP: flagged an ok phrase, FN: missed, CODE: flagged with another code)"
         )
-    print(f"\n{len(errors)} errors (FP: flagged an ok phrase, FN: missed, CODE: flagged with another code)")
-    for o in errors:
-        kind = "FP" if not o.phrase.positive else ("FN" if not o.flagged else "CODE")
-        found = ", ".join(f"{c}:{t}" for c, t in zip(o.predicted, o.terms, strict=True)) or "-"
-        where = f"{kind:<5}{o.phrase.split:<8}{o.phrase.language:<3}"
-        print(f"{where}{o.phrase.text}  [{o.phrase.label}] -> {found}")
-    return 0
+        for o in self.errors:
+            kind = "FP" if not o.phrase.positive else ("FN" if not o.flagged else "CODE")
+            found = ", ".join(f"{c}:{t}" for c, t in zip(o.predicted, o.terms, strict=True)) or "-"
+            where = f"{kind:<5}{o.phrase.split:<8}{o.phrase.language:<3}"
+            lines.append(f"{where}{o.phrase.text}  [{o.phrase.label}] -> {found}")
+        return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def evaluate(split: str = "all", path: Path | None = None) -> Report:
+    """Check every phrase of ``split`` (``all``, ``dev`` or ``heldout``) of the phrase set."""
+    phrases = [p for p in read_phrases(path) if split in ("all", p.split)]
+    outcomes = run(phrases)
+    return Report(
+        lexicon=default_lexicon().version,
+        split=split,
+        phrases=len(phrases),
+        scores=tuple(score(outcomes, language) for language in ("zh", "en", "all")),
+        errors=tuple(o for o in outcomes if not o.correct),
+    )

@@ -1,6 +1,6 @@
 """How good is the generated copy? Held-out reviews, their real titles as the reference.
 
-    python -m creativeloop.evaluation.copy [--repository deploy/model-repository] [--reviews 300]
+    creativeloop eval copy [--repository deploy/model-repository] [--reviews 300]
 
 For reviews of products the model never saw (the Clothing-ID split of `corpus.py`), each system
 writes headlines for the `headline` slot (<= 30 characters) and is scored against the review's
@@ -21,7 +21,6 @@ the tiny profile is built into a temporary repository first.
 
 from __future__ import annotations
 
-import argparse
 import re
 import tempfile
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.copygen.slots import SLOTS
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.training.copy_model.corpus import Pair, load_pairs, split_by_product
+from creativeloop.training.repository.builder import build_repository
 from creativeloop.understanding.text_tags import ReviewText, selling_points
 from creativeloop.v1 import common_pb2
 
@@ -126,11 +126,11 @@ def review_profile(pair: Pair, index: int) -> common_pb2.ContentProfile:
     )
 
 
-def _repository(named: Path) -> Path:
+def ensure_repository(named: Path) -> Path:
+    """``named`` when it holds the copy generator, else a temporary repository with the tiny profile
+    built into it."""
     if (named / ENCODER / "config.pbtxt").is_file():
         return named
-    from creativeloop.training.repository.builder import build_repository
-
     tmp = Path(tempfile.mkdtemp(prefix="copygen-quality-"))
     build_repository(tmp, only=list(MODELS), docs_dir=None, log=lambda _: None)
     return tmp
@@ -164,31 +164,18 @@ def evaluate(
     return model.version, list(systems.values()), [p.target for p in held]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--repository", type=Path, default=Path("deploy/model-repository"))
-    parser.add_argument("--data-dir", type=Path, default=Path("var/data"))
-    parser.add_argument("--reviews", type=int, default=300)
-    parser.add_argument("--samples", type=int, default=8, help="latent codes per review (model)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    repository = _repository(args.repository)
-    version, systems, references = evaluate(repository, args.data_dir, args.reviews, args.samples, args.seed)
-    print(
-        f"model {version} from {repository}; {args.reviews} held-out reviews; slot headline (<= 30 chars)\n"
-    )
-    print(
+def markdown(
+    version: str, repository: Path, reviews: int, systems: Sequence[Scores], references: Sequence[str]
+) -> str:
+    """The systems table and ten examples, as `evaluate`'s results print."""
+    lines = [
+        f"model {version} from {repository}; {reviews} held-out reviews; slot headline (<= 30 chars)\n",
         "| system | ROUGE-L F1 (top-1) | distinct-1 | distinct-2 | distinct-2 of top-1s | compliant "
-        "| over length | mean chars | candidates per review | model drafts dropped |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for system in systems:
-        print(system.row())
-    print("\nexamples (reference -> model | copygen top-1 | template | first sentence):")
+        "| over length | mean chars | candidates per review | model drafts dropped |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [system.row() for system in systems]
+    lines.append("\nexamples (reference -> model | copygen top-1 | template | first sentence):")
     for i in range(min(10, len(references))):
-        print(f"- {references[i]!r} -> " + " | ".join(repr(s.top1[i]) for s in systems))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        lines.append(f"- {references[i]!r} -> " + " | ".join(repr(s.top1[i]) for s in systems))
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""`python -m creativeloop.evaluation.creatives`: layout checks over many products, and a contact sheet.
+"""`creativeloop eval creatives`: layout checks over many products, and a contact sheet.
 
 Products: the demo garments (cut out with their exact masks, placed centred, off-centre in a
 wide frame, and as whole pictures with a weak mask) and synthetic shapes (tall bottle, wide
@@ -18,8 +18,6 @@ Prints the counts (markdown and one JSON line) and writes the contact sheet.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from creativeloop.datasets.cutouts import garment_cutout
 from creativeloop.imagegen.colour import backdrop_range, worst_contrast
 from creativeloop.imagegen.cutout import Cutout, ProductImage, make_cutout
 from creativeloop.imagegen.render import Composition, Copy, FontBook, Renderer
@@ -43,8 +42,6 @@ DEFAULT_SHEET = Path("docs/img/creative-contact-sheet.png")
 
 
 def _garment(silhouette: str, colour: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from creativeloop.evaluation.product_box import garment_cutout
-
     cut = garment_cutout(silhouette, colour, seed=seed)
     return cut.bgr, np.rint(cut.alpha * 255).astype(np.uint8)
 
@@ -207,27 +204,24 @@ def contact_sheet(thumbs: dict[tuple[str, str, str], np.ndarray], path: Path, ce
     sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help="contact sheet PNG path")
-    parser.add_argument("--no-sheet", action="store_true")
-    args = parser.parse_args()
-    result = run(None if args.no_sheet else args.sheet)
-    print("| check | count |\n|---|---|")
-    for key in (
-        "creatives",
-        "text_elements",
-        "text_over_product",
-        "contrast_below_minimum",
-        "safe_margin",
-        "wrong_size",
-        "scrims",
-    ):
-        print(f"| {key} | {result[key]} |")
-    print(json.dumps({"quality": "imagegen_layout", **result}))
-    failures = result["text_over_product"] + result["contrast_below_minimum"] + result["safe_margin"]
-    return 1 if failures + result["wrong_size"] else 0
+#: The counts the report prints, in order.
+COUNTED = (
+    "creatives",
+    "text_elements",
+    "text_over_product",
+    "contrast_below_minimum",
+    "safe_margin",
+    "wrong_size",
+    "scrims",
+)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def markdown(result: dict[str, Any]) -> str:
+    """The counts as a markdown table."""
+    return "| check | count |\n|---|---|\n" + "\n".join(f"| {key} | {result[key]} |" for key in COUNTED)
+
+
+def failures(result: dict[str, Any]) -> int:
+    """Creatives' violations of any check (0: every creative passes)."""
+    checks = ("text_over_product", "contrast_below_minimum", "safe_margin", "wrong_size")
+    return sum(int(result[key]) for key in checks)

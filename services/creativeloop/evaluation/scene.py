@@ -1,559 +1,31 @@
-"""Train and measure the scene classifier on a labelled set built from real and composited images.
+"""How well the scene classifier tells ad-picture kinds apart, on pictures it never saw.
 
-No labelled set of ad-picture kinds ships offline, so one is built, deterministically, from real
-photos that install with packages (Debian ``opencv-doc`` samples and videos, ``scikit-image`` and
-``scikit-learn`` sample images) and from the demo's procedural garments:
+The set is the scene set (`creativeloop.datasets.scenes`): real photos split **by photo** (and
+film shot) between train and test, composited products, rendered posters and collages. The report
+extracts the signals of the test split, predicts with the trained combiner and prints accuracy,
+the confusion matrix, milliseconds per image per stage and the most useful signals::
 
-- *plain product*: a garment, a plant cut out with its alpha matte, or a fruit cut out, on a plain
-  or gently graded background; real plain-background pictures (sweets, a cartoon, a silhouette);
-- *lifestyle*: the same products composited over a real photo (blurred a little, as a shallow
-  depth of field would), and real scenes as they are;
-- *person*: crops around the people in real photos and animated-film frames, flipped and tinted;
-- *detail close-up*: tight crops of fabric (garment textures) and of real surfaces;
-- *text poster*: ad copy rendered large over solid, gradient, noisy or photo backgrounds, with or
-  without a small product;
-- *collage*: 2-9 tiles of the other kinds in grid layouts, with or without gutters.
+    creativeloop train scene    # ~6 min: builds the set, trains, writes understanding/models/scene.txt
+    creativeloop eval scene     # ~1.5 min: test-split accuracy + confusion matrix
 
-Real photos are split **by photo** (and film shot) between train and test, so the test figures
-are on pictures the model never saw in any form; garments and posters use disjoint seeds.
-
-    python -m creativeloop.evaluation.scene train   # builds, trains, writes models/scene.txt
-    python -m creativeloop.evaluation.scene         # test-split accuracy + confusion matrix
+Training (`creativeloop.training.scene`) prints the same report after writing the model.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
-import math
-import os
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw
 
-from creativeloop.datasets.garments import PALETTE, render_garment
-from creativeloop.evaluation.ocr import EN_COPY, ZH_COPY, ResolvedFont, resolve_fonts
-from creativeloop.understanding.scene import (
-    CLASSES,
-    DEFAULT_MODEL,
-    FEATURE_NAMES,
-    Floats,
-    LightGBMCombiner,
-    Pixels,
-    SceneClass,
-    SceneClassifier,
-    feature_row,
-)
+from creativeloop.training.scene import FeatureSet
+from creativeloop.understanding.scene import CLASSES, FEATURE_NAMES, LightGBMCombiner
 
-OPENCV_DOC = Path(os.environ.get("CREATIVELOOP_OPENCV_DOC", "/usr/share/doc/opencv-doc/examples"))
-TRAIN, TEST = "train", "test"
-SPLITS = (TRAIN, TEST)
-#: Images per class and split in the default set.
-COUNTS = {TRAIN: 110, TEST: 40}
-SEED = 20261101
-#: LightGBM settings; deterministic (one thread, fixed seeds) so the same set gives the same file.
-#: Chosen by 5-fold cross-validation on the train split among 4/7 leaves, rates 0.08/0.15 and
-#: 30-120 rounds, keeping the file small (~130 KiB): deeper or longer models fit the training
-#: photos better (CV 95 %) without doing better on held-out photos.
-LGB_PARAMS: dict[str, Any] = {
-    "objective": "multiclass",
-    "num_class": len(CLASSES),
-    "learning_rate": 0.15,
-    "num_leaves": 4,
-    "min_data_in_leaf": 8,
-    "feature_fraction": 0.8,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "seed": 7,
-    "deterministic": True,
-    "force_col_wise": True,
-    "num_threads": 1,
-    "verbosity": -1,
-}
-ROUNDS = 40
-
-
-# -- sources ------------------------------------------------------------------------------------
-
-
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def photo_path(ref: str) -> Path:
-    """``opencv-doc:data/x.jpg``, ``skimage:x.png`` or ``sklearn:x.jpg`` to a file path."""
-    source, _, rel = ref.partition(":")
-    if source == "opencv-doc":
-        return OPENCV_DOC / rel
-    base = _package_dir(source)
-    if base is None:
-        return Path(f"/nonexistent/{source}/{rel}")
-    return base / ("data" if source == "skimage" else "datasets/images") / rel
-
-
-@lru_cache(maxsize=64)
-def load_photo(ref: str) -> Pixels | None:
-    """A photo (``ref``) or a film frame (``ref@frame``) as BGR, or None when not installed."""
-    name, _, frame = ref.partition("@")
-    path = photo_path(name)
-    if not path.is_file():
-        return None
-    if frame:
-        capture = cv2.VideoCapture(str(path))
-        capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame))
-        ok, frame_pixels = capture.read()
-        capture.release()
-        return np.asarray(frame_pixels, dtype=np.uint8) if ok else None
-    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if pixels is None else np.asarray(pixels, dtype=np.uint8)
-
-
-def _frames(video: str, first: int, last: int, step: int) -> tuple[str, ...]:
-    return tuple(f"{video}@{k}" for k in range(first, last, step))
-
-
-_MEGAMIND = "opencv-doc:data/Megamind.avi"
-#: Real photos per role and split (split by photo; film frames by shot).
-SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
-    "backdrop": {
-        TRAIN: (
-            "opencv-doc:data/home.jpg",
-            "opencv-doc:data/building.jpg",
-            "opencv-doc:data/aero1.jpg",
-            "opencv-doc:data/leuvenA.jpg",
-            "opencv-doc:hfs/data/001.jpg",
-            "opencv-doc:data/box_in_scene.png",
-            "opencv-doc:data/stuff.jpg",
-            "opencv-doc:data/rubberwhale1.png",
-            "opencv-doc:data/squirrel_cls.jpg",
-            "opencv-doc:text/scenetext04.jpg",
-            "sklearn:china.jpg",
-            "skimage:motorcycle_left.png",
-        ),
-        TEST: (
-            "opencv-doc:reg/home.png",
-            "opencv-doc:data/aero3.jpg",
-            "opencv-doc:hfs/data/002.jpg",
-            "opencv-doc:alphamat/input_images/plant.jpg",
-            "opencv-doc:text/scenetext06.jpg",
-            "skimage:rocket.jpg",
-        ),
-    },
-    "people": {
-        TRAIN: (
-            "opencv-doc:data/messi5.jpg",
-            "opencv-doc:data/basketball1.png",
-            "opencv-doc:data/basketball2.png",
-            "skimage:camera.png",
-            *_frames(_MEGAMIND, 10, 96, 12),
-            *_frames(_MEGAMIND, 100, 152, 12),
-            *_frames(_MEGAMIND, 156, 198, 12),
-        ),
-        TEST: ("skimage:astronaut.png", *_frames(_MEGAMIND, 204, 268, 12)),
-    },
-    "texture": {
-        TRAIN: (
-            "skimage:brick.png",
-            "skimage:grass.png",
-            "opencv-doc:data/baboon.jpg",
-            "opencv-doc:data/board.jpg",
-            "opencv-doc:data/fruits.jpg",
-            "opencv-doc:data/ela_original.jpg",
-            "opencv-doc:data/starry_night.jpg",
-        ),
-        TEST: ("skimage:gravel.png", "sklearn:flower.jpg", "skimage:coffee.png", "opencv-doc:data/graf1.png"),
-    },
-    "plain": {
-        TRAIN: ("opencv-doc:data/smarties.png",),
-        TEST: ("opencv-doc:data/HappyFish.jpg", "skimage:horse.png"),
-    },
-}
-#: Where the person is in each people photo (x, y, w, h as fractions): crops always keep it.
-PERSON_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "opencv-doc:data/messi5.jpg": (0.05, 0.0, 0.55, 1.0),
-    "opencv-doc:data/basketball1.png": (0.0, 0.05, 0.45, 0.95),
-    "opencv-doc:data/basketball2.png": (0.55, 0.0, 0.45, 1.0),
-    "skimage:camera.png": (0.15, 0.05, 0.5, 0.9),
-    "skimage:astronaut.png": (0.1, 0.0, 0.65, 1.0),
-}
-_FILM_PERSON = (0.2, 0.05, 0.6, 0.95)
-#: Garment silhouettes and seeds: test garments are other kinds with other seeds.
-GARMENTS = {
-    TRAIN: ("dress", "tee", "sweater", "jacket", "pants", "skirt", "coat", "tank", "shorts"),
-    TEST: ("maxi", "blouse", "cardigan", "jeans", "jumpsuit", "vest", "poncho", "swimsuit"),
-}
-MATERIALS = ("Denim", "Knit", "Lace", "Silk", "Cable-Knit", "Cotton", "Linen")
-LOOKS = ("Striped", "Plaid", "Floral", "", "Printed")
-
-
-def missing_sources() -> list[str]:
-    """Every listed photo that is not installed: the set (and its figures) differ without them."""
-    refs = {ref.partition("@")[0] for roles in SOURCES.values() for refs in roles.values() for ref in refs}
-    refs |= {
-        "opencv-doc:alphamat/input_images/plant.jpg",
-        "opencv-doc:alphamat/output_mattes/plant_result.png",
-        "opencv-doc:data/apple.jpg",
-        "opencv-doc:data/orange.jpg",
-    }
-    return sorted(ref for ref in refs if not photo_path(ref).is_file())
-
-
-@dataclass(frozen=True)
-class Cutout:
-    """A product with its alpha (0..1), ready to paste."""
-
-    pixels: Pixels
-    alpha: Floats
-
-
-# -- drawing helpers ----------------------------------------------------------------------------
-
-
-def _canvas_size(rng: np.random.Generator) -> tuple[int, int]:
-    long_side = int(rng.integers(400, 641))
-    aspect = float(rng.choice([1.0, 1.0, 4 / 3, 3 / 4, 16 / 9, 2 / 3]))
-    if aspect >= 1:
-        return long_side, max(200, round(long_side / aspect))
-    return max(200, round(long_side * aspect)), long_side
-
-
-def _light_colour(rng: np.random.Generator) -> npt.NDArray[np.float32]:
-    return rng.uniform(215, 252, 3).astype(np.float32)
-
-
-def _plain_background(rng: np.random.Generator, width: int, height: int) -> Pixels:
-    kind = rng.choice(["solid", "solid", "gradient", "coloured"])
-    if kind == "coloured":
-        colour = rng.uniform(60, 235, 3).astype(np.float32)
-        return np.full((height, width, 3), colour, np.uint8)
-    start = _light_colour(rng)
-    if kind == "solid":
-        return np.full((height, width, 3), start, np.uint8)
-    stop = np.clip(start - rng.uniform(5, 30), 0, 255)
-    t = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    return np.broadcast_to(start + (stop - start) * t, (height, width, 3)).astype(np.uint8)
-
-
-def cover(image: Pixels, width: int, height: int, rng: np.random.Generator | None = None) -> Pixels:
-    """Scale to cover ``width`` x ``height`` and crop (centred, or at a random offset)."""
-    scale = max(width / image.shape[1], height / image.shape[0])
-    size = (max(width, math.ceil(image.shape[1] * scale)), max(height, math.ceil(image.shape[0] * scale)))
-    big = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    top = (big.shape[0] - height) // 2 if rng is None else int(rng.integers(0, big.shape[0] - height + 1))
-    left = (big.shape[1] - width) // 2 if rng is None else int(rng.integers(0, big.shape[1] - width + 1))
-    return np.ascontiguousarray(big[top : top + height, left : left + width])
-
-
-def paste(canvas: Pixels, cut: Cutout, box_side: int, cx: float, cy: float, shadow: bool) -> Pixels:
-    """Paste ``cut`` scaled so its long side is ``box_side``, centred at (cx, cy) in pixels."""
-    scale = box_side / max(cut.pixels.shape[:2])
-    w = max(2, round(cut.pixels.shape[1] * scale))
-    h = max(2, round(cut.pixels.shape[0] * scale))
-    pixels = cv2.resize(cut.pixels, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
-    alpha = np.asarray(cv2.resize(cut.alpha, (w, h), interpolation=cv2.INTER_AREA), np.float32)[..., None]
-    out = canvas.astype(np.float32)
-    height, width = canvas.shape[:2]
-    x0, y0 = round(cx - w / 2), round(cy - h / 2)
-    layers: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None, int, int]] = []
-    if shadow:
-        blurred = np.asarray(cv2.GaussianBlur(alpha[..., 0], (0, 0), max(1.0, 0.03 * box_side)), np.float32)
-        blurred = blurred[..., None]
-        layers.append((blurred * 0.35, None, round(0.02 * box_side), round(0.03 * box_side)))
-    layers.append((alpha, pixels, 0, 0))
-    for a, p, dx, dy in layers:
-        xa, ya = max(0, x0 + dx), max(0, y0 + dy)
-        xb, yb = min(width, x0 + dx + w), min(height, y0 + dy + h)
-        if xa >= xb or ya >= yb:
-            continue
-        sa = a[ya - y0 - dy : yb - y0 - dy, xa - x0 - dx : xb - x0 - dx]
-        region = out[ya:yb, xa:xb]
-        source = (
-            np.zeros_like(region)
-            if p is None
-            else p[ya - y0 - dy : yb - y0 - dy, xa - x0 - dx : xb - x0 - dx]
-        )
-        out[ya:yb, xa:xb] = region * (1 - sa) + source * sa
-    return np.asarray(np.clip(out + 0.5, 0, 255), dtype=np.uint8)
-
-
-def garment(rng: np.random.Generator, split: str) -> tuple[Pixels, Floats]:
-    """A demo garment render and its mask (pixels clearly off the render's plain background)."""
-    kinds = GARMENTS[split]
-    colour = str(rng.choice(sorted(PALETTE)))
-    png = render_garment(
-        str(kinds[int(rng.integers(0, len(kinds)))]),
-        colour,
-        material=str(rng.choice(MATERIALS)),
-        look=str(rng.choice(LOOKS)),
-        seed=int(rng.integers(0, 10_000)) * 2 + (0 if split == TRAIN else 1),
-    )
-    pixels = np.asarray(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), dtype=np.uint8)
-    lab = cv2.cvtColor(pixels, cv2.COLOR_BGR2LAB).astype(np.float32)
-    background = np.median(np.concatenate([lab[:8].reshape(-1, 3), lab[-8:].reshape(-1, 3)]), axis=0)
-    mask = (np.linalg.norm(lab - background, axis=2) > 14).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
-    if count > 1:
-        mask = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    return pixels, cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0)
-
-
-def _crop_to(pixels: Pixels, alpha: Floats) -> Cutout:
-    points = cv2.findNonZero((alpha > 0.5).astype(np.uint8))
-    x, y, w, h = cv2.boundingRect(points) if points is not None else (0, 0, alpha.shape[1], alpha.shape[0])
-    return Cutout(pixels[y : y + h, x : x + w].copy(), alpha[y : y + h, x : x + w].copy())
-
-
-def product(rng: np.random.Generator, split: str) -> Cutout:
-    """A product cut-out: mostly garments; also a matted plant (train) or a round fruit (test)."""
-    pick = rng.random()
-    if pick < 0.15 and split == TRAIN:
-        image = load_photo("opencv-doc:alphamat/input_images/plant.jpg")
-        matte = load_photo("opencv-doc:alphamat/output_mattes/plant_result.png")
-        if image is not None and matte is not None:
-            return _crop_to(image, matte[..., 0].astype(np.float32) / 255.0)
-    if pick < 0.25:
-        fruit = load_photo("opencv-doc:data/apple.jpg" if split == TRAIN else "opencv-doc:data/orange.jpg")
-        if fruit is not None:
-            alpha = np.zeros(fruit.shape[:2], np.float32)
-            h, w = fruit.shape[:2]
-            cv2.ellipse(alpha, (w // 2, h // 2), (int(w * 0.36), int(h * 0.38)), 0, 0, 360, 1.0, -1)
-            return _crop_to(fruit, np.asarray(cv2.GaussianBlur(alpha, (0, 0), 2), np.float32))
-    pixels, alpha = garment(rng, split)
-    return _crop_to(pixels, alpha)
-
-
-def _jitter(image: Pixels, rng: np.random.Generator) -> Pixels:
-    """Flip, contrast and brightness jitter: the same photo, not the same pixels."""
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-    gain, bias = rng.uniform(0.85, 1.15), rng.uniform(-18, 18)
-    return np.asarray(np.clip(image.astype(np.float32) * gain + bias, 0, 255), dtype=np.uint8)
-
-
-def _pick(rng: np.random.Generator, role: str, split: str) -> tuple[str, Pixels]:
-    refs = [ref for ref in SOURCES[role][split] if load_photo(ref) is not None]
-    if not refs:
-        raise FileNotFoundError(
-            f"no {role} photos for the {split} split: "
-            "install Debian opencv-doc and the scikit-image and scikit-learn packages"
-        )
-    ref = refs[int(rng.integers(0, len(refs)))]
-    photo = load_photo(ref)
-    assert photo is not None
-    return ref, photo
-
-
-# -- the six kinds ------------------------------------------------------------------------------
-
-
-def make_plain(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    if rng.random() < 0.12:
-        _ref, photo = _pick(rng, "plain", split)
-        scale = rng.uniform(0.7, 1.0)
-        canvas = np.full((height, width, 3), photo[2, 2], np.uint8)
-        side = round(min(width, height) * scale)
-        cut = Cutout(photo, np.ones(photo.shape[:2], np.float32))
-        return paste(canvas, cut, side, width / 2, height / 2, shadow=False)
-    canvas = _plain_background(rng, width, height)
-    side = round(min(width, height) * rng.uniform(0.45, 0.88))
-    cx = width / 2 + rng.uniform(-0.08, 0.08) * width
-    cy = height / 2 + rng.uniform(-0.08, 0.08) * height
-    return paste(canvas, product(rng, split), side, cx, cy, shadow=bool(rng.random() < 0.6))
-
-
-def make_lifestyle(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    _ref, photo = _pick(rng, "backdrop", split)
-    backdrop = cover(_jitter(photo, rng), width, height, rng)
-    if rng.random() < 0.35:
-        return backdrop
-    sigma = float(rng.choice([0.0, 1.0, 2.0, 3.0]))
-    if sigma:
-        backdrop = np.asarray(cv2.GaussianBlur(backdrop, (0, 0), sigma), dtype=np.uint8)
-    side = round(min(width, height) * rng.uniform(0.3, 0.6))
-    cx = rng.uniform(0.3, 0.7) * width
-    cy = rng.uniform(0.45, 0.7) * height
-    return paste(backdrop, product(rng, split), side, cx, cy, shadow=bool(rng.random() < 0.5))
-
-
-def make_person(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    ref, photo = _pick(rng, "people", split)
-    h, w = photo.shape[:2]
-    bx, by, bw, bh = PERSON_BOXES.get(ref.partition("@")[0] if "@" in ref else ref, _FILM_PERSON)
-    # A crop that keeps the person's box, between the box itself and the whole photo.
-    t = rng.uniform(0, 1)
-    x0 = round(bx * w * t)
-    y0 = round(by * h * t)
-    x1 = round(w - (w - (bx + bw) * w) * t)
-    y1 = round(h - (h - (by + bh) * h) * t)
-    crop = photo[y0:y1, x0:x1]
-    return cover(_jitter(crop, rng), width, height)
-
-
-def make_detail(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    if rng.random() < 0.6:
-        pixels, alpha = garment(rng, split)
-        ys, xs = np.nonzero(alpha > 0.99)
-        for _ in range(20):
-            side = int(rng.integers(70, 170))
-            k = int(rng.integers(0, len(xs)))
-            x0, y0 = int(xs[k]) - side // 2, int(ys[k]) - side // 2
-            if x0 < 0 or y0 < 0 or x0 + side > pixels.shape[1] or y0 + side > pixels.shape[0]:
-                continue
-            if float(alpha[y0 : y0 + side, x0 : x0 + side].mean()) > 0.97:
-                return cover(pixels[y0 : y0 + side, x0 : x0 + side], width, height)
-    _ref, photo = _pick(rng, "texture", split)
-    side = round(min(photo.shape[:2]) * rng.uniform(0.25, 0.6))
-    y0 = int(rng.integers(0, photo.shape[0] - side + 1))
-    x0 = int(rng.integers(0, photo.shape[1] - side + 1))
-    return cover(_jitter(photo[y0 : y0 + side, x0 : x0 + side], rng), width, height)
-
-
-@lru_cache(maxsize=1)
-def _fonts() -> tuple[ResolvedFont, ...]:
-    return tuple(resolve_fonts()[0])
-
-
-def make_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    from creativeloop.evaluation.ocr import _background, _colour, _font
-
-    light = bool(rng.random() < 0.5)
-    kind = str(rng.choice(["solid", "gradient", "noise", "photo"]))
-    canvas, _source = _background(rng, kind, light, width, height)
-    if rng.random() < 0.4:
-        side = round(min(width, height) * rng.uniform(0.2, 0.35))
-        canvas = paste(canvas, product(rng, split), side, width * 0.75, height * 0.78, shadow=False)
-    fonts = list(_fonts())
-    image = Image.fromarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
-    draw = ImageDraw.Draw(image)
-    margin = width // 16
-    y = margin
-    first = True
-    while y < height * 0.8:
-        language = "zh" if rng.random() < 0.5 else "en"
-        choices = [f for f in fonts if f.spec.cjk or language == "en"] or fonts
-        if not choices:
-            break
-        font = choices[int(rng.integers(0, len(choices)))]
-        copy = ZH_COPY if language == "zh" else EN_COPY
-        text = copy[int(rng.integers(0, len(copy)))]
-        px = round(height * (rng.uniform(0.1, 0.16) if first else rng.uniform(0.05, 0.09)))
-        face = _font(font, px)
-        while px > 12 and draw.textlength(text, font=face) > width - 2 * margin:
-            px = int(px * 0.9)
-            face = _font(font, px)
-        colour = _colour(rng, not light)
-        draw.text((margin, y), text, font=face, fill=(colour[2], colour[1], colour[0]))
-        y += round(px * rng.uniform(1.25, 1.6))
-        first = False
-    return np.asarray(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), dtype=np.uint8)
-
-
-LAYOUTS: tuple[tuple[tuple[float, float, float, float], ...], ...] = (
-    ((0, 0, 0.5, 0.5), (0.5, 0, 0.5, 0.5), (0, 0.5, 0.5, 0.5), (0.5, 0.5, 0.5, 0.5)),
-    ((0, 0, 0.5, 1), (0.5, 0, 0.5, 1)),
-    ((0, 0, 1, 0.5), (0, 0.5, 1, 0.5)),
-    ((0, 0, 1 / 3, 1), (1 / 3, 0, 1 / 3, 1), (2 / 3, 0, 1 / 3, 1)),
-    ((0, 0, 1, 1 / 3), (0, 1 / 3, 1, 1 / 3), (0, 2 / 3, 1, 1 / 3)),
-    ((0, 0, 0.6, 1), (0.6, 0, 0.4, 0.5), (0.6, 0.5, 0.4, 0.5)),
-    tuple((c / 3, r / 3, 1 / 3, 1 / 3) for r in range(3) for c in range(3)),
-)
-_TILE_KINDS = (SceneClass.PLAIN_PRODUCT, SceneClass.LIFESTYLE, SceneClass.PERSON, SceneClass.DETAIL_CLOSEUP)
-
-
-def make_collage(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    layout = LAYOUTS[int(rng.integers(0, len(LAYOUTS)))]
-    gutter = int(rng.choice([0, 0, 3, 6, 10, 14]))
-    colour = rng.choice([255, 255, 240, 0]) if rng.random() < 0.8 else rng.integers(0, 256, 3)
-    canvas = np.zeros((height, width, 3), np.uint8)
-    canvas[:] = colour
-    outer = gutter if rng.random() < 0.5 else 0
-    inner_w, inner_h = width - 2 * outer, height - 2 * outer
-    for fx, fy, fw, fh in layout:
-        x0 = outer + round(fx * inner_w) + (gutter // 2 if fx > 0 else 0)
-        y0 = outer + round(fy * inner_h) + (gutter // 2 if fy > 0 else 0)
-        x1 = outer + round((fx + fw) * inner_w) - (gutter - gutter // 2 if fx + fw < 1 else 0)
-        y1 = outer + round((fy + fh) * inner_h) - (gutter - gutter // 2 if fy + fh < 1 else 0)
-        if x1 - x0 < 16 or y1 - y0 < 16:
-            continue
-        kind = _TILE_KINDS[int(rng.integers(0, len(_TILE_KINDS)))]
-        canvas[y0:y1, x0:x1] = MAKERS[kind](rng, split, x1 - x0, y1 - y0)
-    return canvas
-
-
-MAKERS: dict[SceneClass, Callable[[np.random.Generator, str, int, int], Pixels]] = {
-    SceneClass.PLAIN_PRODUCT: make_plain,
-    SceneClass.LIFESTYLE: make_lifestyle,
-    SceneClass.PERSON: make_person,
-    SceneClass.DETAIL_CLOSEUP: make_detail,
-    SceneClass.TEXT_POSTER: make_poster,
-    SceneClass.COLLAGE: make_collage,
-}
-
-
-def make_example(kind: SceneClass, split: str, index: int, seed: int = SEED) -> Pixels:
-    """Example ``index`` of ``kind`` in ``split``: the same arguments always give the same pixels."""
-    rng = np.random.default_rng([seed, CLASSES.index(kind), SPLITS.index(split), index])
-    width, height = _canvas_size(rng)
-    return MAKERS[kind](rng, split, width, height)
-
-
-# -- features, training, report -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeatureSet:
-    """Feature rows and labels (class indices) of one split."""
-
-    features: Floats
-    labels: npt.NDArray[np.int32]
-
-
-def extract(
-    classifier: SceneClassifier,
-    split: str,
-    per_class: int,
-    seed: int = SEED,
-    batch: int = 8,
-    timings: dict[str, float] | None = None,
-    log: Callable[[str], None] = print,
-) -> FeatureSet:
-    rows: list[Floats] = []
-    labels: list[int] = []
-    for kind in CLASSES:
-        started = time.perf_counter()
-        for start in range(0, per_class, batch):
-            images = [make_example(kind, split, i, seed) for i in range(start, min(per_class, start + batch))]
-            for signals in classifier.signals(images, timings=timings):
-                rows.append(feature_row(signals))
-                labels.append(CLASSES.index(kind))
-            if timings is not None:
-                timings["images"] = timings.get("images", 0.0) + len(images)
-        log(f"  {split} {kind.value}: {per_class} images in {time.perf_counter() - started:.0f} s")
-    return FeatureSet(np.stack(rows), np.array(labels, dtype=np.int32))
-
-
-def train(features: FeatureSet, rounds: int = ROUNDS) -> Any:
-    import lightgbm
-
-    dataset = lightgbm.Dataset(
-        features.features.astype(np.float64), label=features.labels, feature_name=list(FEATURE_NAMES)
-    )
-    return lightgbm.train(LGB_PARAMS, dataset, num_boost_round=rounds)
+#: What to install when photos of the set are missing (the set, and its figures, differ without them).
+MISSING_HINT = "missing photos (install Debian opencv-doc and the scikit-image and scikit-learn packages): "
 
 
 def confusion(truth: Sequence[int], predicted: Sequence[int]) -> npt.NDArray[np.int64]:
@@ -573,134 +45,52 @@ def format_confusion(matrix: npt.NDArray[np.int64]) -> str:
     return "\n".join(lines)
 
 
-def _classifier(repository: Path | None, model: Path) -> tuple[SceneClassifier, Any, Path]:
-    from creativeloop.kit.models.factory import model_client_from_settings
-    from creativeloop.kit.settings import ModelSettings
-    from creativeloop.understanding.ocr import OcrPipeline
+@dataclass(frozen=True)
+class SceneReport:
+    """Test-split figures of one combiner file."""
 
-    settings = ModelSettings()
-    if repository is not None:
-        settings = settings.model_copy(update={"repository": repository})
-    client = model_client_from_settings(settings)
-    ocr = OcrPipeline.from_repository(client, settings.repository)
-    combiner = LightGBMCombiner(model) if model.is_file() else _Untrained()
-    return (
-        SceneClassifier.from_repository(client, settings.repository, combiner=combiner, ocr=ocr),
-        client,
-        model,
-    )
+    accuracy: float
+    matrix: npt.NDArray[np.int64]
+    #: The ten signals with the most gain, most useful first.
+    top_signals: tuple[tuple[str, float], ...]
 
-
-class _Untrained:
-    def predict(self, features: Floats) -> Floats:
-        raise RuntimeError("no trained scene model yet")
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--json`` writes."""
+        return {
+            "accuracy": self.accuracy,
+            "confusion": self.matrix.tolist(),
+            "classes": [c.value for c in CLASSES],
+        }
 
 
-def _cached(path: Path | None, key: str, build: Callable[[], FeatureSet]) -> FeatureSet:
-    """Features are the slow part (OCR): keep them in ``path`` when asked, keyed by set and code."""
-    if path is None:
-        return build()
-    file = path / f"scene-features-{key}.npz"
-    if file.is_file():
-        data = np.load(file)
-        if tuple(str(n) for n in data["names"]) == FEATURE_NAMES:
-            return FeatureSet(data["features"], data["labels"])
-    built = build()
-    path.mkdir(parents=True, exist_ok=True)
-    np.savez(file, features=built.features, labels=built.labels, names=np.array(FEATURE_NAMES))
-    return built
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("command", nargs="?", default="report", choices=["report", "train", "samples"])
-    parser.add_argument("--repository", type=Path, help="model repository (default: CREATIVELOOP_MODELS_*)")
-    parser.add_argument(
-        "--model", type=Path, default=DEFAULT_MODEL, help=f"combiner file (default {DEFAULT_MODEL})"
-    )
-    parser.add_argument("--train-per-class", type=int, default=COUNTS[TRAIN])
-    parser.add_argument("--test-per-class", type=int, default=COUNTS[TEST])
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--cache", type=Path, help="keep extracted features here (reused when present)")
-    parser.add_argument(
-        "--out", type=Path, default=Path("scene-samples"), help="samples: where to write PNGs"
-    )
-    parser.add_argument("--json", type=Path, help="write the figures as JSON here")
-    args = parser.parse_args(argv)
-
-    if args.command == "samples":
-        args.out.mkdir(parents=True, exist_ok=True)
-        for kind in CLASSES:
-            for split in SPLITS:
-                for i in range(4):
-                    cv2.imwrite(
-                        str(args.out / f"{kind.value}-{split}-{i}.png"),
-                        make_example(kind, split, i, args.seed),
-                    )
-        print(f"wrote {len(CLASSES) * len(SPLITS) * 4} samples to {args.out}")
-        return 0
-
-    missing = missing_sources()
-    if missing:
-        print(
-            "missing photos (install Debian opencv-doc and the scikit-image and scikit-learn packages): "
-            + ", ".join(missing),
-            file=sys.stderr,
-        )
-        if args.command == "train":
-            print("refusing to train on a partial set: the figures would not be comparable", file=sys.stderr)
-            return 2
-    classifier, client, model_path = _classifier(args.repository, args.model)
-    timings: dict[str, float] = {}
-    test_key = f"{TEST}-{args.test_per_class}-{args.seed}"
-    test = _cached(
-        args.cache,
-        test_key,
-        lambda: extract(classifier, TEST, args.test_per_class, args.seed, timings=timings),
-    )
-    if args.command == "train":
-        train_key = f"{TRAIN}-{args.train_per_class}-{args.seed}"
-        training = _cached(
-            args.cache,
-            train_key,
-            lambda: extract(classifier, TRAIN, args.train_per_class, args.seed, timings=timings),
-        )
-        booster = train(training)
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        booster.save_model(str(model_path))
-        print(f"wrote {model_path} ({model_path.stat().st_size / 1024:.0f} KiB, {ROUNDS} rounds)")
-        train_accuracy = float(
-            np.mean(
-                np.argmax(booster.predict(training.features.astype(np.float64)), axis=1) == training.labels
-            )
-        )
-        print(f"train accuracy {train_accuracy:.1%} on {len(training.labels)} images")
-    combiner = LightGBMCombiner(model_path)
+def evaluate(model: Path, test: FeatureSet) -> SceneReport:
+    """Predict ``test`` with the combiner in ``model`` and score it."""
+    combiner = LightGBMCombiner(model)
     predicted = np.argmax(combiner.predict(test.features), axis=1)
     matrix = confusion(test.labels.tolist(), predicted.tolist())
     accuracy = float(np.trace(matrix)) / float(matrix.sum())
-    print(
-        f"scene classes, held-out test split: accuracy {accuracy:.1%} "
-        f"on {int(matrix.sum())} images (seed {args.seed})"
-    )
-    print(format_confusion(matrix))
-    images = timings.pop("images", 0.0)
-    if images:
-        print(
-            f"ms per image over the {images:.0f} images extracted in this run: "
-            + ", ".join(f"{stage} {1000 * seconds / images:.1f}" for stage, seconds in timings.items())
-        )
     importance = dict(zip(FEATURE_NAMES, combiner.booster.feature_importance("gain"), strict=True))
     top = sorted(importance.items(), key=lambda kv: -kv[1])[:10]
-    print("most useful signals (gain): " + ", ".join(f"{k} {v:.0f}" for k, v in top))
-    if args.json is not None:
-        payload = {"accuracy": accuracy, "confusion": matrix.tolist(), "classes": [c.value for c in CLASSES]}
-        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    client.close()
-    return 0
+    return SceneReport(accuracy, matrix, tuple((k, float(v)) for k, v in top))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def format_report(report: SceneReport, seed: int, timings: Mapping[str, float]) -> str:
+    """Accuracy, the confusion matrix, ms per image per stage (over the images extracted in this
+    run, counted in ``timings["images"]``) and the most useful signals."""
+    lines = [
+        f"scene classes, held-out test split: accuracy {report.accuracy:.1%} "
+        f"on {int(report.matrix.sum())} images (seed {seed})",
+        format_confusion(report.matrix),
+    ]
+    images = timings.get("images", 0.0)
+    if images:
+        lines.append(
+            f"ms per image over the {images:.0f} images extracted in this run: "
+            + ", ".join(
+                f"{stage} {1000 * seconds / images:.1f}"
+                for stage, seconds in timings.items()
+                if stage != "images"
+            )
+        )
+    lines.append("most useful signals (gain): " + ", ".join(f"{k} {v:.0f}" for k, v in report.top_signals))
+    return "\n".join(lines)

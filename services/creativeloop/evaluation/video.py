@@ -1,7 +1,7 @@
-"""`python -m creativeloop.evaluation.video`: shot-boundary precision/recall/F1, budget adherence,
-and a contact sheet of chosen shots.
+"""`creativeloop eval video`: shot-boundary precision/recall/F1, budget adherence, and a contact
+sheet of chosen shots.
 
-    python -m creativeloop.evaluation.video [--data-dir var/data/videos] [--synthetic 6]
+    creativeloop eval video [--data-dir var/data/videos] [--synthetic 6]
         [--contact-sheet docs/img/video-contact-sheet.png] [--json]
 
 1. Real clips with hand-labelled cuts (`creativeloop.datasets.clips`: bikes.mp4 and
@@ -19,7 +19,6 @@ transition's span (a hard cut's span is one frame); each true boundary matches a
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import tempfile
@@ -32,12 +31,14 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+from scenedetect import ContentDetector, detect
 
-from creativeloop.datasets.clips import DEFAULT_DATA_DIR, available_clips
+from creativeloop.datasets.clips import available_clips
 from creativeloop.datasets.synthetic_video import (
     SyntheticVideo,
     default_script,
     make_video,
+    product_png,
     random_script,
     to_mp4,
 )
@@ -113,8 +114,6 @@ def our_boundaries(data: bytes, pipeline: VideoPipeline) -> list[int]:
 
 def pyscenedetect_boundaries(path: Path) -> list[int]:
     """PySceneDetect's own pipeline with its default ContentDetector: the reference."""
-    from scenedetect import ContentDetector, detect
-
     scenes = detect(str(path), ContentDetector())
     return [start.frame_num for start, _ in scenes[1:]]
 
@@ -262,8 +261,6 @@ def _aggregate(results: Sequence[ClipResult]) -> dict[str, Any]:
 
 def write_contact_sheet(target: Path, data_dir: Path, pipeline: VideoPipeline) -> Path:
     """Shots of the synthetic default clip (6 s, with its product image) and of bikes.mp4 (6 s)."""
-    from creativeloop.datasets.synthetic_video import product_png
-
     rows = []
     shots, transitions = default_script()
     video = make_video(shots, transitions, size=(320, 180))
@@ -331,20 +328,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument(
-        "--synthetic", type=int, default=6, help="Synthetic clips (the default script + random)."
-    )
-    parser.add_argument("--tolerance", type=int, default=2, help="Frames a boundary may be off.")
-    parser.add_argument("--contact-sheet", type=Path, default=None, help="Write the contact sheet PNG here.")
-    parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-    args = parser.parse_args(argv)
-    report = run(args.data_dir, args.synthetic, args.tolerance, args.contact_sheet)
-    print(json.dumps(report, indent=1, default=lambda o: asdict(o)) if args.json else markdown(report))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def to_json(report: dict[str, Any]) -> str:
+    """The report as JSON (any dataclass in it as an object)."""
+    return json.dumps(report, indent=1, default=lambda o: asdict(o))

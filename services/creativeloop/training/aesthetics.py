@@ -15,19 +15,20 @@ Debian ``opencv-doc`` sample photos, ``scikit-image`` and ``scikit-learn`` data.
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import math
 import os
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
+import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
+import onnx
+from onnx import TensorProto, helper
+from scipy.stats import spearmanr
 
+from creativeloop.datasets.cutouts import load_picture, stable_seed
 from creativeloop.understanding.aesthetics import (
     FEATURE_NAMES,
     INPUT_NAME,
@@ -36,11 +37,13 @@ from creativeloop.understanding.aesthetics import (
     analysis_image,
     features,
 )
-from creativeloop.understanding.product_box import Image, as_bgr
+from creativeloop.understanding.product_box import Image
 
-OPENCV_DOC = Path(os.environ.get("CREATIVELOOP_OPENCV_DOC", "/usr/share/doc/opencv-doc/examples"))
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # the variable above must be set before import
 
-#: Photos the ranker learns from. ``source:path``; sources are resolved by `photo_path`.
+#: Photos the ranker learns from: photo references (`creativeloop.datasets.photos`) and studio
+#: product shots (``product:<cut-out>:<backdrop>``, `creativeloop.datasets.cutouts.product_shot`).
 TRAIN_PHOTOS: tuple[str, ...] = (
     "opencv-doc:data/aero1.jpg",
     "opencv-doc:data/aero3.jpg",
@@ -112,107 +115,11 @@ DEGRADATIONS: dict[str, tuple[float, float, float]] = {
     "bad_crop": (0.72, 0.55, 0.40),  # kept share of each side, anchored at a corner
 }
 LEVELS = 3
-#: Files the product cut-outs are made from (garments are drawn, they need nothing).
-_PRODUCT_NEEDS: dict[str, tuple[str, ...]] = {
-    "plant": (
-        "opencv-doc:alphamat/input_images/plant.jpg",
-        "opencv-doc:alphamat/output_mattes/plant_result.png",
-    ),
-    "logo": ("opencv-doc:data/opencv-logo.png",),
-    "apple-shape": ("opencv-doc:shape/data/shape_sample/1.png", "opencv-doc:data/orange.jpg"),
-    "bird-shape": ("opencv-doc:shape/data/shape_sample/5.png", "skimage:chelsea.png"),
-    "car-shape": ("opencv-doc:shape/data/shape_sample/7.png", "opencv-doc:data/board.jpg"),
-    "key-shape": ("opencv-doc:shape/data/shape_sample/15.png", "skimage:coffee.png"),
-    "horse": ("skimage:horse.png", "opencv-doc:data/baboon.jpg"),
-}
-
-
-def _package_dir(package: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def photo_path(ref: str) -> Path:
-    """Where a photo reference lives on this machine (it may not exist: see `missing_photos`)."""
-    source, _, rel = ref.partition(":")
-    if source == "product":
-        return _package_dir("creativeloop") or Path("/nonexistent")  # made, not read: always there
-    if source == "opencv-doc":
-        return OPENCV_DOC / rel
-    if source in ("skimage", "sklearn"):
-        root = _package_dir(source)
-        base = Path("/nonexistent") if root is None else root
-        return base / ("data" if source == "skimage" else "datasets/images") / rel
-    raise ValueError(f"unknown photo source in {ref!r} (opencv-doc, skimage, sklearn)")
-
-
-def _existing(path: Path) -> Path | None:
-    if path.is_file():
-        return path
-    gz = path.with_name(path.name + ".gz")
-    return gz if gz.is_file() else None
-
-
-def missing_photos(refs: Sequence[str]) -> list[str]:
-    """References whose file is not installed, with the package that brings it."""
-    hints = {
-        "opencv-doc": "apt-get install opencv-doc",
-        "skimage": "pip install scikit-image",
-        "sklearn": "pip install scikit-learn",
-    }
-    missing = []
-    for ref in refs:
-        source, _, rel = ref.partition(":")
-        if source == "product":
-            missing += missing_photos(_PRODUCT_NEEDS.get(rel.rpartition(":")[0], ()))
-        elif _existing(photo_path(ref)) is None:
-            missing.append(f"{ref} ({hints[source]})")
-    return missing
-
-
-def load_image_file(path: Path) -> Image:
-    """Read a picture (also ``.gz``-compressed, as Debian ships some); BGR uint8."""
-    found = _existing(path)
-    if found is None:
-        raise FileNotFoundError(path)
-    data = found.read_bytes()
-    if found.suffix == ".gz":
-        data = gzip.decompress(data)
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot decode {found}")
-    return as_bgr(image)
-
-
-def product_shot(name: str, backdrop: str) -> Image:
-    """A studio-style product picture: a cut-out (see `quality_product_box.CUTOUTS`) centred on
-    white or light grey with a soft shadow, 512 x 512."""
-    from creativeloop.evaluation.product_box import CUTOUTS, compose, garment_cutout
-
-    colour = {"white": 255, "grey": 232}[backdrop]
-    canvas = np.full((512, 512, 3), colour, dtype=np.uint8)
-    if name.startswith("garment/"):  # garment/<silhouette>/<Colour>[/<Material>[/<Look>]]
-        parts = [*name.split("/")[1:], "", ""]
-        cut = garment_cutout(parts[0], parts[1], parts[2], parts[3], seed=_seed(name) % 1000)
-    else:
-        cut = CUTOUTS[name]()
-    image, _ = compose(cut, canvas, "centre", np.random.default_rng(_seed(name, backdrop)))
-    return image
 
 
 def load_photo(ref: str) -> Image:
     """A photo at analysis size: degradations are applied at the scale features are measured."""
-    source, _, rel = ref.partition(":")
-    if source == "product":
-        name, _, backdrop = rel.rpartition(":")
-        return analysis_image(product_shot(name, backdrop))
-    return analysis_image(load_image_file(photo_path(ref)))
-
-
-def _seed(*parts: object) -> int:
-    return zlib.crc32("|".join(str(p) for p in parts).encode())
+    return analysis_image(load_picture(ref))
 
 
 def _gain_linear(image: Image, gain: float) -> Image:
@@ -285,7 +192,7 @@ def build_dataset(
         levels.append(0)
         for kind in chosen:
             for level in range(1, LEVELS + 1):
-                rows.append(featurise(degrade(original, kind, level, seed=_seed(ref, kind, level))))
+                rows.append(featurise(degrade(original, kind, level, seed=stable_seed(ref, kind, level))))
                 photos.append(ref)
                 kind_of.append(kind)
                 levels.append(level)
@@ -373,8 +280,6 @@ class TrainedRanker:
 
 
 def train(data: Dataset, seed: int = 0, rounds: int = NUM_ROUNDS) -> TrainedRanker:
-    import lightgbm as lgb
-
     X, y, sizes = ranking_queries(data)
     params = {**LGB_PARAMS, "seed": seed, "label_gain": list(range(LEVELS + 1))}
     dataset = lgb.Dataset(X, label=y, group=sizes, feature_name=list(FEATURE_NAMES), free_raw_data=False)
@@ -385,8 +290,7 @@ def train(data: Dataset, seed: int = 0, rounds: int = NUM_ROUNDS) -> TrainedRank
 
 def to_onnx(ranker: TrainedRanker) -> bytes:
     """ONNX bytes: the LightGBM trees (onnxmltools) followed by the 0..100 calibration."""
-    import onnx
-    from onnx import TensorProto, helper
+    # onnxmltools: the `models` extra (build time only).
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
 
@@ -427,9 +331,6 @@ def to_onnx(ranker: TrainedRanker) -> bytes:
 
 def onnx_scores(model_bytes: bytes, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Run the exported bytes with onnxruntime on the CPU (for the export check)."""
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    import onnxruntime as ort
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
@@ -455,8 +356,7 @@ class EvaluationReport:
 
 
 def _spearman(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> float:
-    from scipy.stats import spearmanr
-
+    """scipy's Spearman rho (average ranks for ties); 0 where it is undefined (a constant input)."""
     value = float(spearmanr(a, b).statistic)
     return 0.0 if math.isnan(value) else value
 

@@ -2,7 +2,7 @@
 
 No pretrained scene model for these six ad-picture kinds installs offline (docs/models/README.md
 lists what does: no Places365, no CLIP), so the class comes from measurable signals combined by a
-small LightGBM model the project trains itself (`creativeloop.evaluation.scene train`):
+small LightGBM model the project trains itself (`creativeloop train scene`):
 
 - **background uniformity**: how plain the border band is (Lab spread, share near its median
   colour) and how much of the picture differs from it (the product's footprint);
@@ -171,10 +171,7 @@ class LightGBMCombiner:
 
     def __init__(self, path: Path = DEFAULT_MODEL) -> None:
         if not Path(path).is_file():
-            raise FileNotFoundError(
-                f"no scene model at {path}: train it with "
-                "`python -m creativeloop.evaluation.scene train`"
-            )
+            raise FileNotFoundError(f"no scene model at {path}: train it with `creativeloop train scene`")
         self.booster = lightgbm.Booster(model_file=str(path))
         names = tuple(self.booster.feature_name())
         if names != FEATURE_NAMES:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from creativeloop.copygen.tokenizer import source_text
+from creativeloop.datasets.reviews import load_reviews, read_reviews
 
 MIN_RATING = 4
 HELD_OUT_SHARE = 0.1
@@ -38,8 +39,6 @@ class Split:
 
 def load_pairs(data_dir: Path) -> list[Pair]:
     """Every usable (source, title) pair in corpus order (raises ReviewDataMissing without data)."""
-    from creativeloop.datasets.reviews import load_reviews, read_reviews
-
     pairs = []
     for row in read_reviews(load_reviews(data_dir)):
         if row.rating < MIN_RATING or not row.title.strip():

@@ -23,6 +23,7 @@ from tokenizers import Tokenizer
 from creativeloop.copygen.tokenizer import SPECIALS, encode_source, encode_target
 from creativeloop.training.copy_model.train import TrainResult
 from creativeloop.training.copy_model.vae import CopyVAE, DecoderGraph, EncoderGraph
+from creativeloop.training.sources._common import export_onnx, ort_session
 
 ENCODER, DECODER = "copy_generator_encoder", "copy_generator_decoder"
 OPSET = 17
@@ -63,8 +64,6 @@ def _export(
     axes: dict[str, dict[int, str]],
     dims: dict[str, tuple[int | str, ...]],
 ) -> None:
-    from creativeloop.training.sources._common import export_onnx
-
     export_onnx(
         module,
         args,
@@ -120,17 +119,11 @@ def export(
     (encoder_dir / "generator.json").write_text(meta, encoding="utf-8")
 
 
-def _session(path: Path) -> Any:
-    from creativeloop.training.sources._common import ort_session
-
-    return ort_session(path)
-
-
 def measure(
     model: CopyVAE, tokenizer: Tokenizer, sources: list[str], targets: list[str], encoder: Path, decoder: Path
 ) -> Agreement:
     """Run both graphs and torch on real pairs, one at a time (ragged lengths exercise the dynamic axes)."""
-    enc, dec = _session(encoder), _session(decoder)
+    enc, dec = ort_session(encoder), ort_session(decoder)
     c = model.config
     worst = [0.0, 0.0, 0.0]
     same = total = 0

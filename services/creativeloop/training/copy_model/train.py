@@ -1,8 +1,8 @@
 """Train the copy generator (conditional Transformer VAE) on the review corpus, on CPU, reproducibly.
 
-    python -m creativeloop.training.copy_model.train --profile tiny --out var/copygen/tiny
+    creativeloop train copy-model --profile tiny --out var/copygen/tiny
     # ~20-30 min, 1 thread:
-    python -m creativeloop.training.copy_model.train --profile full --out var/copygen/full
+    creativeloop train copy-model --profile full --out var/copygen/full
 
 Profiles: `tiny` (seconds; what CI and the default `creativeloop models build` use) and `full`.
 `CREATIVELOOP_COPYGEN_TRAIN_PROFILE` picks the profile where no option does. Same seed, same
@@ -12,7 +12,6 @@ batch order, `torch.use_deterministic_algorithms`, and a fixed thread count (1 b
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -288,31 +287,23 @@ def train_from_data(
     return train(split_by_product(load_pairs(data_dir), seed), PROFILES[profile], seed, threads)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train the copy generator (CPU, reproducible).")
-    parser.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None, help=f"default: ${PROFILE_ENV} or tiny"
-    )
-    parser.add_argument("--data-dir", type=Path, default=Path("var/data"))
-    parser.add_argument(
-        "--out", type=Path, default=None, help="checkpoint folder (default var/copygen/<profile>)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the weights depend on it)")
-    parser.add_argument("--steps", type=int, default=0, help="override the profile's step count")
-    args = parser.parse_args(argv)
-    name = args.profile or profile_from_env()
-    profile = PROFILES[name]
-    if args.steps:
-        profile = TrainProfile(**{**asdict(profile), "steps": args.steps})
-    split = split_by_product(load_pairs(args.data_dir), args.seed)
-    model, tokenizer, result = train(split, profile, args.seed, args.threads, log=print)
-    out = args.out or Path("var/copygen") / name
-    save(out, model, tokenizer, result)
-    print(json.dumps({k: v for k, v in asdict(result).items() if k != "config"}, indent=2))
-    print(f"saved to {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def train_and_save(
+    data_dir: Path,
+    out: Path | None = None,
+    profile: str | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    steps: int = 0,
+    log: Callable[[str], None] | None = print,
+) -> tuple[TrainResult, Path]:
+    """Train ``profile`` (default: `profile_from_env`; ``steps`` > 0 overrides its step count) on
+    the corpus in ``data_dir`` and save the checkpoint to ``out`` (default var/copygen/<profile>)."""
+    name = profile or profile_from_env()
+    chosen = PROFILES[name]
+    if steps:
+        chosen = TrainProfile(**{**asdict(chosen), "steps": steps})
+    split = split_by_product(load_pairs(data_dir), seed)
+    model, tokenizer, result = train(split, chosen, seed, threads, log=log)
+    folder = out or Path("var/copygen") / name
+    save(folder, model, tokenizer, result)
+    return result, folder

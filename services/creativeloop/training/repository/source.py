@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from creativeloop.training.sources import load_all
+
 
 class SourceUnavailableError(RuntimeError):
     """A source cannot build here: a package or data set is missing. The message says the fix."""
@@ -131,7 +133,5 @@ def source(
 
 def registered() -> dict[str, ModelSource]:
     """Every registered source by name, after importing all modules of the sources package."""
-    from creativeloop.training.sources import load_all
-
     load_all()
     return dict(sorted(_REGISTRY.items()))

@@ -5,18 +5,23 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from creativeloop.datasets.wheels import sha256_file
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.models.errors import ModelNotFoundError
 from creativeloop.kit.models.spec import ModelSpec, parse_config, spec_from_config
 from creativeloop.training.repository.source import SourceUnavailableError
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # the variable above must be set before import
 
 REVIEWS_FIX = "run `creativeloop data fetch` first (it puts the review corpus into var/data)"
 
@@ -69,9 +74,6 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def ort_session(path: Path) -> Any:
     """A single-threaded CPU onnxruntime session: measured figures must not depend on thread count."""
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    import onnxruntime as ort
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -81,7 +83,7 @@ def ort_session(path: Path) -> Any:
 @contextmanager
 def torch_deterministic(seed: int) -> Iterator[None]:
     """One torch thread and fixed seeds while a source exports and measures."""
-    import torch
+    import torch  # the `models` extra (build time only)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -110,9 +112,7 @@ def export_onnx(
     the width of an L2-normalised vector ``Divembedding_dim_1``), so the graph, the config and the
     consistency check all say e.g. [batch, 384].
     """
-    import warnings
-
-    import torch
+    import torch  # the `models` extra (build time only)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -133,8 +133,6 @@ def export_onnx(
 
 
 def _state_output_dims(path: Path, output_dims: Mapping[str, Sequence[int | str]]) -> None:
-    import onnx
-
     model = onnx.load(str(path))
     for output in model.graph.output:
         if output.name not in output_dims:

@@ -10,6 +10,8 @@ follows degradation level on those held-out photos (Spearman).
 
 from __future__ import annotations
 
+from creativeloop.datasets.cutouts import missing_pictures
+from creativeloop.training import aesthetics as train
 from creativeloop.training.repository.pbtxt import Batching, Tensor, render_config
 from creativeloop.training.repository.source import (
     BuildContext,
@@ -19,6 +21,7 @@ from creativeloop.training.repository.source import (
     source,
 )
 from creativeloop.training.sources._common import fmt, require_version, tools
+from creativeloop.understanding.aesthetics import FEATURE_NAMES
 
 NAME = "aesthetics"
 
@@ -46,10 +49,7 @@ def build(ctx: BuildContext) -> BuildResult:
         require_version(NAME, "onnxmltools", "1.16.0"),
         require_version(NAME, "onnx", "1.23.2"),
     ]
-    from creativeloop.training import aesthetics as train
-    from creativeloop.understanding.aesthetics import FEATURE_NAMES
-
-    missing = train.missing_photos((*train.TRAIN_PHOTOS, *train.HELD_OUT_PHOTOS))
+    missing = missing_pictures((*train.TRAIN_PHOTOS, *train.HELD_OUT_PHOTOS))
     if missing:
         raise SourceUnavailableError(NAME, "sample photos missing: " + ", ".join(missing))
 

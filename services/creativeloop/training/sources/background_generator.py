@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
+import onnx
+from onnx import TensorProto, helper
 
+from creativeloop.imagegen import generator as g
 from creativeloop.training.repository.pbtxt import Tensor, render_config
 from creativeloop.training.repository.source import BuildContext, BuildResult, Measurement, source
 from creativeloop.training.sources._common import fmt, ort_session, tools
@@ -42,10 +46,6 @@ def _config() -> str:
 
 def build_graph() -> Any:
     """The ONNX model (an onnx.ModelProto): colour field + glow, constants from the generator."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    from creativeloop.imagegen import generator as g
 
     def const(name: str, value: Any, dtype: Any = np.float32) -> Any:
         return helper.make_node(
@@ -154,8 +154,6 @@ def build_graph() -> Any:
 
 def sample_inputs(height: int = 160, width: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """A deterministic RGBA cut-out (an ellipse) and a condition, for agreement checks."""
-    import cv2
-
     rgba = np.zeros((height, width, 4), np.uint8)
     cv2.ellipse(rgba, (width // 2, height // 2), (width // 4, height // 3), 0, 0, 360, (200, 40, 40, 255), -1)
     return rgba, np.asarray([0.8, 0.15, 0.2, 0.9], np.float32)
@@ -163,8 +161,6 @@ def sample_inputs(height: int = 160, width: int = 120) -> tuple[np.ndarray, np.n
 
 @source(NAME)
 def build(ctx: BuildContext) -> BuildResult:
-    from creativeloop.imagegen.generator import colour_field
-
     model = build_graph()
     ctx.model_path.parent.mkdir(parents=True, exist_ok=True)
     ctx.model_path.write_bytes(model.SerializeToString())
@@ -173,7 +169,7 @@ def build(ctx: BuildContext) -> BuildResult:
     for height, width in ((160, 120), (628, 1200), (800, 800)):
         rgba, condition = sample_inputs(height, width)
         served = session.run(["background"], {"cutout": rgba[None], "condition": condition[None]})[0][0]
-        worst = max(worst, int(np.abs(served.astype(np.int16) - colour_field(rgba, condition)).max()))
+        worst = max(worst, int(np.abs(served.astype(np.int16) - g.colour_field(rgba, condition)).max()))
     return BuildResult(
         config=_config(),
         summary="imagegen background slot: a constructed colour field with a glow around the product.",

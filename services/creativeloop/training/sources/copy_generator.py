@@ -6,7 +6,7 @@ Which training profile builds is a setting, so the default `creativeloop models 
 - `CREATIVELOOP_COPYGEN_TRAIN_PROFILE=tiny` (default): seconds; a smoke-test model for CI;
 - `CREATIVELOOP_COPYGEN_TRAIN_PROFILE=full`: about 20-30 minutes on one CPU thread;
 - `CREATIVELOOP_COPYGEN_CHECKPOINT=DIR`: export a checkpoint already trained with
-  `python -m creativeloop.training.copy_model.train` instead of training (its weights digest goes
+  `creativeloop train copy-model` instead of training (its weights digest goes
   on the card).
 
 Both models come from one training run, cached in the build's shared workdir. Measured here:
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from creativeloop.datasets.reviews import ReviewDataMissing
+from creativeloop.training.copy_model.corpus import load_pairs, split_by_product
 from creativeloop.training.repository.pbtxt import Batching, Tensor, render_config
 from creativeloop.training.repository.source import (
     BuildContext,
@@ -56,9 +58,8 @@ def _train_or_load(ctx: BuildContext) -> _Built:
     built = getattr(_train_or_load, "_cache", {}).get(str(cache))
     if built is not None:
         return built  # type: ignore[no-any-return]
-    from creativeloop.datasets.reviews import ReviewDataMissing
+    # torch: the `models` extra (build time only); listing the sources must not need it.
     from creativeloop.training.copy_model import export, train
-    from creativeloop.training.copy_model.corpus import load_pairs, split_by_product
 
     try:
         pairs = load_pairs(ctx.data_dir)
@@ -69,7 +70,7 @@ def _train_or_load(ctx: BuildContext) -> _Built:
     with torch_deterministic(ctx.seed):
         if checkpoint:
             model, tokenizer, result = train.load(Path(checkpoint))
-            trainer = "python -m creativeloop.training.copy_model.train"
+            trainer = "creativeloop train copy-model"
             origin = f"checkpoint {checkpoint} (trained by `{trainer}`)"
         else:
             profile = train.profile_from_env()

