@@ -192,3 +192,72 @@ async def test_a_restarted_stage_keeps_skipping_versions_it_published(broker: An
     _, progress = await read_to_end(settings, STAGE_PROGRESS.name, timeout_s=TIMEOUT_S)
     versions = [events_pb2.StageProgress.FromString(r.value or b"").version for r in progress]
     assert versions == [2, 3, 3, 4], "one progress record per change (the skipped ones write none)"
+
+
+async def test_a_rebalanced_partition_keeps_its_versions_with_the_new_owner(broker: Any) -> None:
+    """Worker A handles every product; B joins the group and takes some partitions over: B reads
+    their progress back, so older versions stay skipped whichever worker gets them."""
+    settings = settings_for(broker)
+    products = [f"r{n}" for n in range(12)]
+
+    async def generate(event: events_pb2.ContentProfileUpdated) -> list[Keyed]:
+        profile = event.profile
+        creative_id = f"{profile.product_id}-v{profile.product_version}"
+        return [
+            (
+                creative_id,
+                events_pb2.CreativeUpdated(
+                    creative=common_pb2.Creative(
+                        creative_id=creative_id,
+                        product_id=profile.product_id,
+                        product_version=profile.product_version,
+                    )
+                ),
+            )
+        ]
+
+    def profile(product_id: str, version: int) -> events_pb2.ContentProfileUpdated:
+        return events_pb2.ContentProfileUpdated(
+            profile=common_pb2.ContentProfile(
+                product_id=product_id, product_version=version, admission=common_pb2.Admission(admitted=True)
+            )
+        )
+
+    async with (
+        EventProducer(settings, "rebalance-test") as producer,
+        TopicRecorder(broker.bootstrap_servers, CREATIVES) as creatives,
+    ):
+
+        def published() -> set[str]:
+            return {key for key, _ in creatives.records}
+
+        def member() -> tuple[ProfileStage[events_pb2.ContentProfileUpdated], EventWorker[Any]]:
+            stage = ProfileStage(
+                "rebalancetest",
+                producer,
+                CREATIVES,
+                generate,
+                profile_subject,
+                versions=TopicVersionStore(settings, producer, "rebalancetest"),
+            )
+            return stage, EventWorker(settings, CONTENT_PROFILES, "rebalance-test", stage, producer)
+
+        stage_a, worker_a = member()
+        stage_b, worker_b = member()
+        async with running(worker_a):
+            await producer.send_batch(CONTENT_PROFILES, [(p, profile(p, 2)) for p in products])
+            await wait_until(
+                lambda: {f"{p}-v2" for p in products} <= published(), TIMEOUT_S, "version 2 of every product"
+            )
+            assert stage_a.published == len(products)
+            async with running(worker_b):
+                await wait_until(lambda: bool(worker_b.owned_partitions), TIMEOUT_S, "B owning partitions")
+                await producer.send_batch(CONTENT_PROFILES, [(p, profile(p, 1)) for p in products])
+                await producer.send_batch(CONTENT_PROFILES, [(p, profile(p, 3)) for p in products])
+                await wait_until(
+                    lambda: {f"{p}-v3" for p in products} <= published(),
+                    TIMEOUT_S,
+                    "version 3 of every product",
+                )
+        assert stage_b.published > 0, "B handled the partitions it took over"
+        assert not {f"{p}-v1" for p in products} & published(), "no older version after the rebalance"

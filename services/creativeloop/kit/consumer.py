@@ -184,6 +184,7 @@ class EventWorker(Generic[M]):
         self._load_failures = 0
         self._load_retry_at = 0.0
         self._load_failure: Failure | None = None
+        self._generation = 0  # counts assignments, to spot one that happens while loading
         for outcome in ("ok", "dead_lettered"):  # export zeros, so rate() sees the first increment
             EVENTS.labels(topic.name, group_id, outcome)
         PAUSED.labels(topic.name, group_id).set(0)
@@ -192,6 +193,11 @@ class EventWorker(Generic[M]):
     def paused_partitions(self) -> frozenset[int]:
         """Partitions held paused on an outage right now."""
         return frozenset(tp.partition for tp in self._stalled)
+
+    @property
+    def owned_partitions(self) -> frozenset[int]:
+        """Partitions assigned to this worker whose stage state is loaded (records flow)."""
+        return frozenset(tp.partition for tp in self._loaded)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -289,6 +295,8 @@ class EventWorker(Generic[M]):
             if tp in self._stalled or tp in self._unloaded or tp not in consumer.assignment():
                 return  # paused or revoked meanwhile: refetched from the position / committed offset
             failure = await self._attempt(record)
+            if tp not in consumer.assignment() or tp in self._unloaded:
+                return  # a rebalance while handling it: the partition is (re)loaded from the commit
             if failure is not None:
                 self._stall(consumer, tp, record, failure, failures=1)
                 return
@@ -383,6 +391,7 @@ class EventWorker(Generic[M]):
         if not self._unloaded or asyncio.get_running_loop().time() < self._load_retry_at:
             return
         loading = set(self._unloaded)
+        generation = self._generation
         try:
             await self._stage.assigned(frozenset(tp.partition for tp in loading))
         except asyncio.CancelledError:
@@ -399,6 +408,8 @@ class EventWorker(Generic[M]):
             return
         self._load_failures = 0
         self._load_failure = None
+        if generation != self._generation:
+            return  # reassigned while loading: load what is assigned now, on the next round
         assigned = consumer.assignment()
         for tp in loading & self._unloaded:
             self._unloaded.discard(tp)
@@ -430,6 +441,7 @@ class EventWorker(Generic[M]):
             await self._commit(consumer)  # hand over what is done, before the next owner starts
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._generation += 1
         consumer = self._consumer
         held = self._loaded | self._unloaded
         lost = held - assigned
