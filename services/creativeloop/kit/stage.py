@@ -5,8 +5,8 @@ generators (content.profiles -> creatives: copygen, imagegen, videogen). Each pl
 ``generate(event) -> [(key, event), ...]`` and `ProfileStage` does the rest, for every record:
 
 1. **Version ordering.** A version older than the newest one handled for the product is
-   skipped (a replay, or a record that overtook another on a retry); the same version again is
-   handled again and republishes the same outputs (idempotent replays).
+   skipped (a re-read after a crash or rebalance, a DLQ replay, a duplicate); the same version
+   again is handled again and republishes the same outputs (idempotent replays).
 2. **Deletion.** A ``deleted`` event (`ProductChanged.deleted`, `ContentProfileUpdated.deleted`)
    or a tombstone (null value) under the product id deletes the product at that version (a
    tombstone carries no version: the newest known one). The stage publishes what `on_delete`
