@@ -75,6 +75,11 @@ class Letter:
     replay_of: str = ""
     headers: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
+    @property
+    def ref(self) -> str:
+        """ "<dlq topic>/<partition>/<offset>": how a replayed record names this letter."""
+        return f"{self.dlq_topic}/{self.dlq_partition}/{self.offset}"
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: bytes as text (UTF-8, undecodable bytes replaced); the value by size only."""
         return {
@@ -155,8 +160,11 @@ async def replay(
 ) -> ReplayReport:
     """Re-publish the letters not yet replayed by `group` to their source topics (see module doc).
 
-    Reads the DLQ from the group's committed offsets (the beginning the first time) to its end
-    as seen at the start, so letters dead-lettered while it runs wait for the next run. Letters
+    Reads the DLQ from the group's committed offsets (the beginning the first time) until it is
+    past the end offsets seen at the start and a poll comes back empty (Tansu reports "latest"
+    short, so the end offsets alone would leave letters behind). It stops before a letter of a
+    record this very run replayed (dead-lettered again meanwhile): that one waits for the next
+    run, which skips it or, with `include_failed_replays`, replays it. Letters
     of failed replays that are skipped count as done for the group too: to replay those, fix the
     cause and run with `include_failed_replays` before the group passes them, or with a new
     group (which replays every letter from the beginning again: safe, see the module doc). A dry
@@ -190,18 +198,32 @@ async def replay(
                 consumer.seek(tp, committed)
         ends = await consumer.end_offsets(assigned)
         source_partitions: dict[str, int] = {}
+        this_run: set[str] = set()
+        stopped: set[TopicPartition] = set()  # reached a failure of this run's own replays
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=500)
             for tp, records in batches.items():
+                if tp in stopped:
+                    continue
                 futures = []
-                for letter in _letters(records):
-                    if letter.offset >= ends[tp]:
-                        continue  # arrived after the start: the next run
+                done: int | None = None  # the offset to commit: past the last letter dealt with
+                for record in records:
+                    try:
+                        letter = letter_from_record(record)
+                    except ValueError as exc:
+                        log.warning("skipped unreadable dead letter", error=str(exc))
+                        done = record.offset + 1
+                        continue
+                    if letter.replay_of in this_run:
+                        stopped.add(tp)  # our own replay failed again: it and what follows wait
+                        break
+                    done = record.offset + 1
                     if letter.replay_of and not include_failed_replays:
                         report.skipped.append(letter)
                         continue
                     report.replayed.append(letter)
+                    this_run.add(letter.ref)
                     if dry_run:
                         continue
                     if letter.source_topic not in source_partitions:
@@ -218,19 +240,16 @@ async def replay(
                             letter.value,
                             key=letter.key or None,
                             partition=partition,
-                            headers=[
-                                (REPLAY_HEADER, f"{letter.dlq_topic}/{tp.partition}/{letter.offset}".encode())
-                            ],
+                            headers=[(REPLAY_HEADER, letter.ref.encode())],
                         )
                     )
                 for future in futures:
                     await future
-                if not dry_run and records:
-                    last = min(records[-1].offset + 1, ends[tp])
-                    await consumer.commit({tp: last})
-            if not batches:
+                if not dry_run and done is not None:
+                    await consumer.commit({tp: done})
+            if not batches or len(stopped) == len(assigned):
                 positions = {tp: await consumer.position(tp) for tp in assigned}
-                if all(positions[tp] >= ends[tp] for tp in assigned):
+                if all(tp in stopped or positions[tp] >= ends[tp] for tp in assigned):
                     break
             if asyncio.get_running_loop().time() > deadline:
                 raise DependencyUnavailable("broker", f"{dlq.name} not read to its end in {timeout_s:g}s")
