@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import boto3
 import grpc
 import pytest
 from aiokafka.errors import (
@@ -11,9 +12,13 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     RecordTooLargeError,
 )
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from tritonclient.utils import InferenceServerException
 
 from creativeloop.imagegen.service import CopyClient, CopygenUnavailable
+from creativeloop.kit.assets import AssetNotFound, AssetStoreUnavailable, S3AssetStore
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.errors import DependencyUnavailable, FailureKind, classify, is_retriable
 from creativeloop.kit.models import InputMismatchError, ModelError, ModelNotFoundError, ModelUnavailableError
@@ -102,3 +107,37 @@ async def test_real_clients_failing_on_an_absent_peer_are_retriable() -> None:
     finally:
         triton.close()
     assert classify(model_error.value).kind is FailureKind.DEPENDENCY
+
+
+def test_an_unreachable_or_failing_s3_store_is_an_outage_not_a_bad_record() -> None:
+    config = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    unreachable = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=config,
+    )
+    store = S3AssetStore("bucket", client=unreachable)
+    with pytest.raises(AssetStoreUnavailable) as error:
+        store.get("s3://bucket/creativeloop/ab/abc.png")
+    assert classify(error.value).dependency == "assets"
+    with pytest.raises(AssetStoreUnavailable):
+        store.put(b"bytes", "image/png")
+
+    stubbed = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=config
+    )
+    store = S3AssetStore("bucket", client=stubbed)
+    with Stubber(stubbed) as stub:
+        stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
+        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
+        stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(AssetStoreUnavailable, match="SlowDown"):
+            store.get("s3://bucket/k.png")
+        with pytest.raises(AssetNotFound):  # the record names an asset that is not there: its fault
+            store.get("s3://bucket/k.png")
+        with pytest.raises(ClientError) as denied:  # neither: a configuration problem, a bug here
+            store.get("s3://bucket/k.png")
+        assert classify(denied.value).kind is FailureKind.BUG

@@ -17,7 +17,8 @@ Every handler error falls in one of three kinds, and `classify` is the one place
   replay` once fixed), so one poisonous record cannot stall a partition forever.
 
 Services mark their own outages once, where they happen, by raising (a subclass of)
-`DependencyUnavailable`, e.g. imagegen's ``CopygenUnavailable``:
+`DependencyUnavailable`, e.g. imagegen's ``CopygenUnavailable`` or the S3 asset store's
+``AssetStoreUnavailable``:
 
 >>> classify(DependencyUnavailable("copygen", "GenerateCopy at 127.0.0.1:1 failed: UNAVAILABLE")).kind
 <FailureKind.DEPENDENCY: 'dependency'>
