@@ -1,18 +1,29 @@
-"""Small helpers for tests against the real stack: bounded waits, topic readers, images."""
+"""Small helpers for tests against the real stack: bounded waits, topic readers, images, processes."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
+from creativeloop.stack.broker import free_port
+from creativeloop.stack.processes import terminate
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -59,3 +70,74 @@ def product_png(colour: tuple[int, int, int], size: int = 320) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(canvas).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@dataclass
+class ServiceProcess:
+    """A service started as `python -m creativeloop.<name>` on free loopback ports."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    target: str
+    metrics_url: str
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def health(self) -> int:
+        """The gRPC health status for the empty service name (UNKNOWN when it does not answer)."""
+        with grpc.insecure_channel(self.target) as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2.0
+                )
+            except grpc.RpcError:
+                return int(health_pb2.HealthCheckResponse.UNKNOWN)
+            return int(reply.status)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample on `/metrics` (0 when absent)."""
+        text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def wait_serving(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.health() != health_pb2.HealthCheckResponse.SERVING:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} not SERVING after {timeout_s}s:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        terminate(self.process)
+
+
+def spawn_service(name: str, env: dict[str, str], work: Path) -> ServiceProcess:
+    """Start service `name` with `env` (added to this process's environment), logging to work/<name>.log."""
+    prefix = f"CREATIVELOOP_{name.upper()}_"
+    grpc_port, metrics_port = free_port(), free_port()
+    log_path = work / f"{name}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"creativeloop.{name}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "CREATIVELOOP_LOG_FORMAT": "console",
+                "PYTHONUNBUFFERED": "1",
+                **env,
+                f"{prefix}GRPC_PORT": str(grpc_port),
+                f"{prefix}METRICS_PORT": str(metrics_port),
+            },
+            cwd=work,
+        )
+    return ServiceProcess(
+        name, process, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{metrics_port}/metrics", log_path
+    )

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.health import Availability
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
 from creativeloop.kit.settings import ServiceSettings
 from creativeloop.v1 import understanding_pb2, understanding_pb2_grpc
@@ -172,5 +173,42 @@ async def test_health_follows_the_dependency_check_and_metrics_say_so() -> None:
             break
         await asyncio.sleep(0.05)
     assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    rt.stop()
+    await task
+
+
+async def test_health_follows_the_availability_board() -> None:
+    """A stream worker paused on an outage reports on the board: NOT_SERVING until it is back."""
+    board = Availability()
+    rt = ServiceRuntime(
+        "board",
+        ServiceSettings(grpc_port=0, metrics_port=0, shutdown_grace_s=0.2),
+        [
+            GrpcServicer(
+                EchoUnderstanding(), understanding_pb2_grpc.add_UnderstandingServiceServicer_to_server, NAME
+            )
+        ],
+        availability=board,
+    )
+    task = asyncio.create_task(rt.run())
+    while rt.bound_port == 0:
+        await asyncio.sleep(0.01)
+
+    async def wait_for(status: int) -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{rt.bound_port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for _ in range(200):
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=NAME))
+                if reply.status == status:
+                    return
+                await asyncio.sleep(0.02)
+        raise AssertionError(f"health never became {status}")
+
+    await wait_for(health_pb2.HealthCheckResponse.SERVING)
+    board.down("stream product.changes", "models: triton UNAVAILABLE")
+    await wait_for(health_pb2.HealthCheckResponse.NOT_SERVING)
+    board.down("stream product.changes", "models: still down")  # a new reason changes nothing
+    board.up("stream product.changes")
+    await wait_for(health_pb2.HealthCheckResponse.SERVING)
     rt.stop()
     await task

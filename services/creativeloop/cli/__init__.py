@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "demo": "creativeloop.cli.demo:demo",
     "serve": "creativeloop.cli.stack:serve",
     "topics": "creativeloop.cli.stack:topics",
+    "dlq": "creativeloop.cli.dlq:dlq",
     "data": "creativeloop.cli.data:data",
     "models": "creativeloop.cli.models:models",
     "ranking": "creativeloop.cli.ranking:ranking",

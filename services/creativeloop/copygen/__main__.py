@@ -8,12 +8,14 @@ from creativeloop.copygen.generator import MODELS
 from creativeloop.copygen.service import CopygenServicer, Generators, ProfileHandler
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.kit.consumer import EventWorker
+from creativeloop.kit.health import Availability
 from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
+from creativeloop.kit.stage import TopicVersionStore
 from creativeloop.kit.topics import CONTENT_PROFILES
-from creativeloop.v1 import copygen_pb2, copygen_pb2_grpc
+from creativeloop.v1 import copygen_pb2, copygen_pb2_grpc, events_pb2
 
 
 async def serve(settings: CopygenSettings) -> None:
@@ -21,12 +23,12 @@ async def serve(settings: CopygenSettings) -> None:
     generators.model()  # load, or log why not, before serving
     producer = EventProducer(settings.common, "copygen")
     await producer.start()
-    worker = EventWorker(
-        settings.common,
-        CONTENT_PROFILES,
-        "copygen",
-        ProfileHandler(settings, producer, generators),
-        producer,
+    availability = Availability()
+    handler = ProfileHandler(
+        settings, producer, generators, versions=TopicVersionStore(settings.common, producer, "copygen")
+    )
+    worker: EventWorker[events_pb2.ContentProfileUpdated] = EventWorker(
+        settings.common, CONTENT_PROFILES, "copygen", handler.stage, producer, availability=availability
     )
 
     async def consumer_ready() -> None:
@@ -57,6 +59,7 @@ async def serve(settings: CopygenSettings) -> None:
         on_stop=[producer.stop, close_models],
         # An optional model never makes the service unhealthy; a required one does.
         dependency_check=model_ready if settings.require_model else None,
+        availability=availability,
     )
     await runtime.run()
 

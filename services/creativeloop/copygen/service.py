@@ -20,6 +20,14 @@ from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.stage import (
+    Keyed,
+    ProfileStage,
+    RetireHook,
+    VersionStore,
+    log_retirement,
+    profile_subject,
+)
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CREATIVES
 from creativeloop.v1 import common_pb2, copygen_pb2, copygen_pb2_grpc, events_pb2
@@ -228,29 +236,36 @@ def text_creatives(
 
 
 class ProfileHandler:
-    """content.profiles -> text creatives on `creatives`; the same profile gives the same ids."""
+    """content.profiles -> text creatives on `creatives`; the same profile gives the same ids.
+
+    `generate` writes the copy; the kit's `ProfileStage` does admission, version ordering
+    (persisted with a `TopicVersionStore`), deletion, publishing and retirement.
+    """
 
     def __init__(
-        self, settings: CopygenSettings, producer: EventProducer, generators: Generators | None = None
+        self,
+        settings: CopygenSettings,
+        producer: EventProducer,
+        generators: Generators | None = None,
+        *,
+        versions: VersionStore | None = None,
+        retire: RetireHook = log_retirement,
     ) -> None:
         self._settings = settings
-        self._producer = producer
         self._generators = generators
-        self._latest_version: dict[str, int] = {}
-        self.creatives_published = 0
+        self.stage = ProfileStage(
+            "copygen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+        )
+
+    @property
+    def creatives_published(self) -> int:
+        return self.stage.published
 
     async def __call__(self, event: events_pb2.ContentProfileUpdated) -> None:
+        await self.stage(event)
+
+    async def generate(self, event: events_pb2.ContentProfileUpdated) -> list[Keyed]:
         profile = event.profile
-        if not profile.admission.admitted:
-            log.info(
-                "profile not admitted",
-                product_id=profile.product_id,
-                reasons=list(profile.admission.reason_codes),
-            )
-            return
-        if profile.product_version < self._latest_version.get(profile.product_id, -1):
-            log.info("stale profile skipped", product_id=profile.product_id, version=profile.product_version)
-            return
         language, candidates = await asyncio.to_thread(
             generate,
             profile,
@@ -261,10 +276,5 @@ class ProfileHandler:
         )
         creatives = text_creatives(profile, candidates, language)
         stamp = now_timestamp()
-        await self._producer.send_batch(
-            CREATIVES,
-            [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives],
-        )
-        self._latest_version[profile.product_id] = profile.product_version
-        self.creatives_published += len(creatives)
-        log.info("text creatives published", product_id=profile.product_id, creatives=len(creatives))
+        log.info("text creatives generated", product_id=profile.product_id, creatives=len(creatives))
+        return [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives]

@@ -8,11 +8,13 @@ from creativeloop.imagegen.service import CopyClient, ImagegenServicer, ProfileH
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.kit.assets import asset_store_from_settings
 from creativeloop.kit.consumer import EventWorker
+from creativeloop.kit.health import Availability
 from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
+from creativeloop.kit.stage import TopicVersionStore
 from creativeloop.kit.topics import CONTENT_PROFILES
-from creativeloop.v1 import imagegen_pb2, imagegen_pb2_grpc
+from creativeloop.v1 import events_pb2, imagegen_pb2, imagegen_pb2_grpc
 
 
 async def serve(settings: ImagegenSettings) -> None:
@@ -21,12 +23,16 @@ async def serve(settings: ImagegenSettings) -> None:
     copy = CopyClient(settings.copygen_target, settings.copygen_timeout_s)
     producer = EventProducer(settings.common, "imagegen")
     await producer.start()
-    worker = EventWorker(
+    availability = Availability()
+    versions = TopicVersionStore(settings.common, producer, "imagegen")
+    handler = ProfileHandler(settings, producer, store, renderer, copy, versions=versions)
+    worker: EventWorker[events_pb2.ContentProfileUpdated] = EventWorker(
         settings.common,
         CONTENT_PROFILES,
         "imagegen",
-        ProfileHandler(settings, producer, store, renderer, copy),
+        handler.stage,
         producer,
+        availability=availability,
         max_attempts=settings.max_attempts,
         retry_backoff_s=settings.retry_backoff_s,
     )
@@ -47,6 +53,7 @@ async def serve(settings: ImagegenSettings) -> None:
         tasks=[worker.run],
         ready_check=ready,
         on_stop=[producer.stop, copy.close],
+        availability=availability,
     )
     await runtime.run()
 

@@ -25,11 +25,20 @@ from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.imagegen.templates import SIZES, Template
 from creativeloop.kit.assets import AssetNotFound
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.stage import (
+    Keyed,
+    ProfileStage,
+    RetireHook,
+    VersionStore,
+    log_retirement,
+    profile_subject,
+)
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CREATIVES
 from creativeloop.v1 import (
@@ -200,8 +209,11 @@ class ImagegenServicer(imagegen_pb2_grpc.ImageGenerationServiceServicer):
         )
 
 
-class CopygenUnavailable(RuntimeError):
-    """copygen could not answer (down, overloaded, deadline): worth retrying."""
+class CopygenUnavailable(DependencyUnavailable):
+    """copygen could not answer (down, overloaded, deadline): the stream pauses and retries."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("copygen", reason)
 
 
 class CopyClient:
@@ -302,7 +314,10 @@ class ProfileHandler:
     """content.profiles -> GenerateCopy -> template x size x top copies -> assets + `creatives`.
 
     Idempotent: creative ids hash their inputs and assets are content-addressed, so a replayed
-    profile republishes the same creatives pointing at the same files.
+    profile republishes the same creatives pointing at the same files. `generate` renders; the
+    kit's `ProfileStage` does admission, version ordering (persisted with a `TopicVersionStore`),
+    deletion, publishing and retirement. copygen being down raises `CopygenUnavailable`, on which
+    the worker pauses the partition and retries.
     """
 
     def __init__(
@@ -312,44 +327,41 @@ class ProfileHandler:
         store: AssetStore,
         renderer: Renderer,
         copy: CopyClient,
+        *,
+        versions: VersionStore | None = None,
+        retire: RetireHook = log_retirement,
     ) -> None:
         self._settings = settings
-        self._producer = producer
         self._store = store
         self._renderer = renderer
         self._copy = copy
-        self._latest_version: dict[str, int] = {}
-        self.creatives_published = 0
+        self.stage = ProfileStage(
+            "imagegen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+        )
+
+    @property
+    def creatives_published(self) -> int:
+        return self.stage.published
 
     async def __call__(self, event: events_pb2.ContentProfileUpdated) -> None:
+        await self.stage(event)
+
+    async def generate(self, event: events_pb2.ContentProfileUpdated) -> list[Keyed]:
         profile = event.profile
-        if not profile.admission.admitted or not profile.images:
-            log.info(
-                "profile skipped",
-                product_id=profile.product_id,
-                admitted=profile.admission.admitted,
-                images=len(profile.images),
-            )
-            return
-        if profile.product_version < self._latest_version.get(profile.product_id, -1):
-            log.info("stale profile skipped", product_id=profile.product_id, version=profile.product_version)
-            return
+        if not profile.images:
+            log.info("profile skipped: no image", product_id=profile.product_id)
+            return []
         product = await asyncio.to_thread(self.load_product, profile)
         candidates = await self._copy.generate(
             profile, self._settings.copies_per_product, self._settings.copy_max_length
         )
         if not candidates:
             log.info("no copy for profile", product_id=profile.product_id)
-            return
+            return []
         creatives = await asyncio.to_thread(self.render_all, profile, product, candidates)
         stamp = now_timestamp()
-        await self._producer.send_batch(
-            CREATIVES,
-            [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives],
-        )
-        self._latest_version[profile.product_id] = profile.product_version
-        self.creatives_published += len(creatives)
-        log.info("image creatives published", product_id=profile.product_id, creatives=len(creatives))
+        log.info("image creatives rendered", product_id=profile.product_id, creatives=len(creatives))
+        return [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives]
 
     def _read(self, uri: str, what: str) -> bytes:
         if not uri:

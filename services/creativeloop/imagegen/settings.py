@@ -33,10 +33,14 @@ class ImagegenSettings(ServiceSettings):
         48, ge=10, le=500, description="Longest headline, in characters, asked of copygen."
     )
     max_attempts: int = Field(
-        5, ge=1, le=20, description="Attempts per profile (e.g. while copygen is down) before dead-lettering."
+        5,
+        ge=1,
+        le=20,
+        description="Attempts per profile whose handler fails unexpectedly, before dead-lettering "
+        "(copygen or the broker being down pauses the stream instead).",
     )
     retry_backoff_s: float = Field(
-        0.5, ge=0, description="First retry delay of a failed profile; doubles per attempt."
+        0.5, ge=0, description="First retry delay of an unexpectedly failed profile; doubles per attempt."
     )
     font_path: Path = Field(
         _DEJAVU / "DejaVuSans.ttf", description="TrueType font for text; Pillow's default font if missing."

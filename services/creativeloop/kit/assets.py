@@ -6,7 +6,9 @@ Two implementations of `AssetStore` (content-addressed `put`, `get` by uri):
 * `S3AssetStore`: any S3-compatible object store (AWS S3, MinIO, Ceph RGW, ...),
   `s3://<bucket>/<prefix>/<sha256[:2]>/<sha256><ext>` uris.
 
-`asset_store_from_settings` picks one from `CommonSettings.asset_store`.
+`asset_store_from_settings` picks one from `CommonSettings.asset_store`. An S3 store that does
+not answer (unreachable, timed out, 5xx) raises `AssetStoreUnavailable`, a dependency outage on
+which a stream stage pauses instead of dead-lettering (`creativeloop.kit.errors`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.files import write_atomically
 from creativeloop.kit.settings import CommonSettings
 
@@ -30,10 +34,33 @@ _EXTENSIONS = {
 }
 #: S3 error codes that mean "no such object" (head_object answers a bare 404, get_object NoSuchKey).
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: S3 error codes that mean "the store cannot answer now" (worth retrying the same request).
+_UNAVAILABLE_CODES = frozenset(
+    {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+)
 
 
 class AssetNotFound(LookupError):
     pass
+
+
+class AssetStoreUnavailable(DependencyUnavailable):
+    """The asset store did not answer: unreachable, timed out, or a 5xx / throttling answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("assets", reason)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
+def _raise_unavailable(exc: Exception) -> None:
+    """Raise `AssetStoreUnavailable` from a botocore error that reports an outage; else return."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        raise AssetStoreUnavailable(f"S3 unreachable: {exc}") from exc
+    if isinstance(exc, ClientError) and _error_code(exc) in _UNAVAILABLE_CODES:
+        raise AssetStoreUnavailable(f"S3 answered {_error_code(exc)}: {exc}") from exc
 
 
 class AssetStore(Protocol):
@@ -120,9 +147,10 @@ class S3AssetStore:
     def _exists(self, key: str) -> bool:
         try:
             self._client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in _MISSING_CODES:
+        except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+            if isinstance(exc, ClientError) and _error_code(exc) in _MISSING_CODES:
                 return False
+            _raise_unavailable(exc)
             raise
         return True
 
@@ -131,13 +159,17 @@ class S3AssetStore:
         digest = hashlib.sha256(content).hexdigest()
         key = self.key_for(digest, mime_type)
         if not self._exists(key):
-            self._client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=content,
-                ContentType=mime_type,
-                Metadata={"sha256": digest},
-            )
+            try:
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=content,
+                    ContentType=mime_type,
+                    Metadata={"sha256": digest},
+                )
+            except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+                _raise_unavailable(exc)
+                raise
         return f"s3://{self.bucket}/{key}", digest
 
     def get(self, uri: str) -> bytes:
@@ -153,11 +185,12 @@ class S3AssetStore:
             raise AssetNotFound(f"no object key in {uri!r}")
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in _MISSING_CODES:
+            body: bytes = response["Body"].read()
+        except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+            if isinstance(exc, ClientError) and _error_code(exc) in _MISSING_CODES:
                 raise AssetNotFound(f"no asset at {uri!r}") from exc
+            _raise_unavailable(exc)
             raise
-        body: bytes = response["Body"].read()
         return body
 
 

@@ -62,6 +62,12 @@ def _validate_stats(event: Any) -> None:
     _require(event.clicks <= event.impressions, "more clicks than impressions")
 
 
+def _validate_progress(event: Any) -> None:
+    _require(bool(event.stage), "missing stage")
+    _require(bool(event.product_id), "missing product_id")
+    _require(event.version >= 0, "negative version")
+
+
 _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.ProductChanged: _validate_product_changed,
     events_pb2.ContentProfileUpdated: _validate_profile,
@@ -69,6 +75,7 @@ _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.Impression: _validate_impression,
     events_pb2.Click: _validate_click,
     events_pb2.BanditStats: _validate_stats,
+    events_pb2.StageProgress: _validate_progress,
 }
 
 

@@ -8,13 +8,15 @@ each replica rebuilds the full view by itself and restarts need no stored state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
 
 from creativeloop.kit.codec import InvalidEvent, decode
+from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
@@ -74,3 +76,46 @@ class TopicFeed(Generic[M]):
                         self.caught_up.set()
         finally:
             await consumer.stop()
+
+
+async def read_to_end(
+    settings: CommonSettings,
+    topic: str,
+    select: Callable[[int], Iterable[int]] = range,
+    *,
+    timeout_s: float = 120.0,
+) -> tuple[int, list[ConsumerRecord[bytes, bytes]]]:
+    """Read partitions of `topic` once, from the beginning to their end, without a consumer group.
+
+    `select(partition_count)` picks the partitions (default: all). Returns the partition count and
+    the records, in offset order per partition. The end is reached after the end offsets seen at
+    start and an empty poll (Tansu reports "latest" short, see FIELD_NOTES). A missing topic or a
+    broker that does not answer within `timeout_s` raises `DependencyUnavailable`.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetch metadata for every topic
+        known = consumer.partitions_for_topic(topic)
+        if not known:
+            raise DependencyUnavailable("broker", f"topic {topic} is missing (creativeloop topics create)")
+        assigned = [TopicPartition(topic, p) for p in sorted(set(select(len(known))))]
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        if not assigned:
+            return len(known), records
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+            for batch in batches.values():
+                records.extend(batch)
+            if not batches:
+                positions = {tp: await consumer.position(tp) for tp in assigned}
+                if all(positions[tp] >= ends[tp] for tp in assigned):
+                    return len(known), records
+            if asyncio.get_running_loop().time() > deadline:
+                raise DependencyUnavailable("broker", f"{topic} not read to its end in {timeout_s:g}s")
+    finally:
+        await consumer.stop()

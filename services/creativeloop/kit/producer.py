@@ -38,11 +38,11 @@ class EventProducer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def send(self, topic: Topic, key: str, event: Message) -> None:
-        """Publish `event` under `key` and wait until the broker has it."""
+    async def send(self, topic: Topic, key: str, event: Message, *, partition: int | None = None) -> None:
+        """Publish `event` under `key` (to `partition`, else the key's) and wait until the broker has it."""
         if not isinstance(event, topic.message):
             raise TypeError(f"{topic.name} carries {topic.message.__name__}, not {type(event).__name__}")
-        await self._producer.send_and_wait(topic.name, encode(event), key=key.encode())
+        await self._producer.send_and_wait(topic.name, encode(event), key=key.encode(), partition=partition)
 
     async def send_batch(self, topic: Topic, items: Sequence[tuple[str, Message]]) -> None:
         """Publish many events, waiting once for all of them (keeps per-key order)."""
@@ -55,7 +55,11 @@ class EventProducer:
             await future
 
     async def dead_letter(self, topic: Topic, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        """Park an unprocessable record on `<topic>.dlq` with why, so the stream can go on."""
+        """Park an unprocessable record on `<topic>.dlq` with why, so the stream can go on.
+
+        The record's headers go along: a replayed record (`creativeloop.kit.dlq`) that fails
+        again keeps the header naming the letter it was replayed from.
+        """
         letter = dead_letter(
             topic=record.topic,
             partition=record.partition,
@@ -65,4 +69,7 @@ class EventProducer:
             reason=reason,
             consumer=self._client_id,
         )
-        await self._producer.send_and_wait(topic.dlq.name, letter.SerializeToString(), key=record.key)
+        headers = [(name, bytes(value)) for name, value in (record.headers or ())]
+        await self._producer.send_and_wait(
+            topic.dlq.name, letter.SerializeToString(), key=record.key, headers=headers or None
+        )

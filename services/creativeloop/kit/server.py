@@ -4,6 +4,10 @@ It adds the standard health service, server reflection, per-RPC Prometheus metri
 `/metrics` endpoint, runs the service's background tasks (stream consumers), and shuts down
 gracefully on SIGTERM or SIGINT: health turns NOT_SERVING first, in-flight RPCs get
 `shutdown_grace_s`, then the tasks are cancelled.
+
+Health is SERVING once `ready_check` has passed and while the `availability` board has no source
+down: the polled `dependency_check` reports there as "models" (or `dependency_name`), and each
+stream worker given the same board reports there while it holds a partition paused on an outage.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from creativeloop.kit.health import Availability
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.metrics import DEPENDENCY_UP, MetricsInterceptor, start_metrics_server
 from creativeloop.kit.models.client import BackendHealth
@@ -57,6 +62,9 @@ class ServiceRuntime:
     dependency_check: Callable[[], Coroutine[Any, Any, BackendHealth]] | None = None
     dependency_name: str = "models"
     dependency_interval_s: float = 5.0
+    #: What keeps the service from serving right now; give the same board to the stream workers
+    #: (`EventWorker(availability=...)`) so that a partition paused on an outage shows in health.
+    availability: Availability = field(default_factory=Availability)
     health: health.aio.HealthServicer = field(default_factory=health.aio.HealthServicer)
     bound_port: int = 0
     metrics_port: int = 0
@@ -70,23 +78,39 @@ class ServiceRuntime:
             await self.health.set(name, status)
 
     async def _watch_dependency(self) -> None:
-        """Health follows the dependency: SERVING only while it answers, the reason logged on change."""
+        """Report the dependency to the availability board, the reason logged on change."""
         assert self.dependency_check is not None
-        serving: bool | None = None
+        available: bool | None = None
         while True:
             status = await self.dependency_check()
             DEPENDENCY_UP.labels(self.service, self.dependency_name).set(1 if status.ok else 0)
-            if status.ok != serving:
-                serving = status.ok
+            if status.ok:
+                self.availability.up(self.dependency_name)
+            else:
+                self.availability.down(self.dependency_name, status.reason)
+            if status.ok != available:
+                available = status.ok
                 if status.ok:
                     log.info("dependency available", dependency=self.dependency_name)
-                    await self._set_health(health_pb2.HealthCheckResponse.SERVING)
                 else:
                     log.warning(
                         "dependency unavailable", dependency=self.dependency_name, reason=status.reason
                     )
-                    await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
             await asyncio.sleep(self.dependency_interval_s)
+
+    async def _follow_availability(self) -> None:
+        """Health is SERVING exactly while no source on the availability board is down."""
+        serving: bool | None = None
+        while True:
+            if self.availability.ok != serving:
+                serving = self.availability.ok
+                if serving:
+                    await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+                    log.info("health SERVING")
+                else:
+                    await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+                    log.warning("health NOT_SERVING", down=self.availability.reasons())
+            await self.availability.changed()
 
     @staticmethod
     def _first_failure(done: set[asyncio.Task[Any]]) -> BaseException | None:
@@ -129,6 +153,7 @@ class ServiceRuntime:
                 pass  # not the main thread (tests): callers use stop()
         running = [asyncio.create_task(task(), name=getattr(task, "__name__", "task")) for task in self.tasks]
         stop_wait = asyncio.create_task(self._stop.wait(), name="stop")
+        watchers: list[asyncio.Task[Any]] = []
         failure: BaseException | None = None
         try:
             waiting: list[asyncio.Task[Any]] = [stop_wait, *running]
@@ -140,14 +165,18 @@ class ServiceRuntime:
                 failure = self._first_failure(done)
             if failure is None and not self._stop.is_set():
                 log.info("serving", grpc_port=self.bound_port, metrics_port=self.metrics_port)
-                if self.dependency_check is None:
-                    await self._set_health(health_pb2.HealthCheckResponse.SERVING)
-                else:
-                    waiting.append(asyncio.create_task(self._watch_dependency(), name="dependency"))
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if self.dependency_check is not None:
+                    # NOT_SERVING until the first check says the dependency is there.
+                    self.availability.down(self.dependency_name, "not checked yet")
+                    watchers.append(asyncio.create_task(self._watch_dependency(), name="dependency"))
+                watchers.append(asyncio.create_task(self._follow_availability(), name="availability"))
+                done, _ = await asyncio.wait([*waiting, *watchers], return_when=asyncio.FIRST_COMPLETED)
                 failure = self._first_failure(done)
         finally:
             log.info("stopping")
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
             await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
             await server.stop(self.settings.shutdown_grace_s)
             for task in [*running, stop_wait]:

@@ -57,6 +57,15 @@ class CommonSettings(BaseSettings):
     topic_replication_factor: int = Field(
         1, ge=1, le=16, description="Replicas per topic it creates (3 on a production Kafka cluster)."
     )
+    stream_outage_backoff_s: float = Field(
+        0.5,
+        gt=0,
+        description="First retry delay of a record whose dependency (model backend, gRPC peer, broker) is "
+        "down; its partition stays paused and the service NOT_SERVING meanwhile. Doubles per failure.",
+    )
+    stream_outage_backoff_max_s: float = Field(
+        10.0, gt=0, description="Longest delay between two retries of a record held by an outage."
+    )
 
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> Self:

@@ -36,6 +36,10 @@ CREATIVES = Topic("creatives", events_pb2.CreativeUpdated, key="creative_id", co
 AD_IMPRESSIONS = Topic("ad.impressions", events_pb2.Impression, key="impression_id")
 AD_CLICKS = Topic("ad.clicks", events_pb2.Click, key="impression_id")
 BANDIT_STATS = Topic("bandit.stats", events_pb2.BanditStats, key="creative_id", compacted=True)
+#: How far each stream stage got with each product (see creativeloop.kit.stage): the newest version
+#: handled and the keys published for it. Same partition count as the input topics: a record goes
+#: to its input record's partition number, so a worker reads back only its partitions' progress.
+STAGE_PROGRESS = Topic("stage.progress", events_pb2.StageProgress, key="stage/product_id", compacted=True)
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
     PRODUCT_CHANGES,
@@ -47,7 +51,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
 )
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
-ALL_TOPICS: tuple[Topic, ...] = SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS)
+ALL_TOPICS: tuple[Topic, ...] = SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS,)
 
 
 def by_name(name: str) -> Topic:

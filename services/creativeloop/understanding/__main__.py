@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 
 from creativeloop.kit.consumer import EventWorker
+from creativeloop.kit.health import Availability
 from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
+from creativeloop.kit.stage import TopicVersionStore
 from creativeloop.kit.topics import PRODUCT_CHANGES
 from creativeloop.understanding.analyzer import REQUIRED_MODELS
 from creativeloop.understanding.profile import ProfileBuilder
 from creativeloop.understanding.service import ProductChangeHandler, ProfileRunner, UnderstandingServicer
 from creativeloop.understanding.settings import UnderstandingSettings
-from creativeloop.v1 import understanding_pb2, understanding_pb2_grpc
+from creativeloop.v1 import events_pb2, understanding_pb2, understanding_pb2_grpc
 
 
 async def serve(settings: UnderstandingSettings) -> None:
@@ -23,12 +25,12 @@ async def serve(settings: UnderstandingSettings) -> None:
     runner = ProfileRunner(ProfileBuilder(settings, client, settings.models.repository), settings.workers)
     producer = EventProducer(settings.common, "understanding")
     await producer.start()
-    worker = EventWorker(
-        settings.common,
-        PRODUCT_CHANGES,
-        "understanding",
-        ProductChangeHandler(runner, producer),
-        producer,
+    availability = Availability()
+    handler = ProductChangeHandler(
+        runner, producer, versions=TopicVersionStore(settings.common, producer, "understanding")
+    )
+    worker: EventWorker[events_pb2.ProductChanged] = EventWorker(
+        settings.common, PRODUCT_CHANGES, "understanding", handler.stage, producer, availability=availability
     )
 
     async def models_ready() -> BackendHealth:
@@ -56,6 +58,7 @@ async def serve(settings: UnderstandingSettings) -> None:
         ready_check=consumer_ready,
         on_stop=[producer.stop, close_models],
         dependency_check=models_ready if client is not None else None,
+        availability=availability,
     )
     await runtime.run()
 

@@ -12,6 +12,15 @@ from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models import ModelError
 from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.stage import (
+    Keyed,
+    ProfileStage,
+    RetireHook,
+    Subject,
+    VersionStore,
+    log_retirement,
+    product_subject,
+)
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CONTENT_PROFILES
 from creativeloop.understanding.profile import ProfileBuilder
@@ -54,32 +63,58 @@ class UnderstandingServicer(understanding_pb2_grpc.UnderstandingServiceServicer)
         return understanding_pb2.UnderstandResponse(profile=profile)
 
 
-class ProductChangeHandler:
-    """product.changes -> content.profiles, skipping versions older than one already published.
+def deleted_profile(subject: Subject) -> list[Keyed]:
+    """A deletion passed on to content.profiles: only the product id and the deleting version."""
+    profile = common_pb2.ContentProfile(product_id=subject.product_id, product_version=subject.version)
+    return [
+        (
+            subject.product_id,
+            events_pb2.ContentProfileUpdated(profile=profile, deleted=True, updated_at=now_timestamp()),
+        )
+    ]
 
-    Bad products raise InvalidEvent, which the worker turns into a dead letter; a model backend
-    that is down raises ModelError, which the worker retries.
+
+class ProductChangeHandler:
+    """product.changes -> content.profiles through the kit's `ProfileStage`.
+
+    The stage skips versions older than one already handled (persisted with a `TopicVersionStore`)
+    and passes deletions on as a `deleted` profile record. Bad products raise InvalidEvent, which
+    the worker dead-letters; a model backend that is down raises ModelError, on which the worker
+    pauses the partition and retries.
     """
 
-    def __init__(self, runner: ProfileRunner, producer: EventProducer) -> None:
+    def __init__(
+        self,
+        runner: ProfileRunner,
+        producer: EventProducer,
+        *,
+        versions: VersionStore | None = None,
+        retire: RetireHook = log_retirement,
+    ) -> None:
         self._runner = runner
-        self._producer = producer
-        self._latest_version: dict[str, int] = {}
-        self.profiles_published = 0
+        self.stage = ProfileStage(
+            "understanding",
+            producer,
+            CONTENT_PROFILES,
+            self.generate,
+            product_subject,
+            versions=versions,
+            retire=retire,
+            on_delete=deleted_profile,
+        )
+
+    @property
+    def profiles_published(self) -> int:
+        return self.stage.published
 
     async def __call__(self, event: events_pb2.ProductChanged) -> None:
-        product = event.product
-        if event.deleted:
-            log.info("product deleted", product_id=product.product_id)
-            return
-        if product.version < self._latest_version.get(product.product_id, -1):
-            log.info("stale product version skipped", product_id=product.product_id, version=product.version)
-            return
-        profile = await self._runner.build(product)
-        await self._producer.send(
-            CONTENT_PROFILES,
-            product.product_id,
-            events_pb2.ContentProfileUpdated(profile=profile, updated_at=now_timestamp()),
-        )
-        self._latest_version[product.product_id] = product.version
-        self.profiles_published += 1
+        await self.stage(event)
+
+    async def generate(self, event: events_pb2.ProductChanged) -> list[Keyed]:
+        profile = await self._runner.build(event.product)
+        return [
+            (
+                event.product.product_id,
+                events_pb2.ContentProfileUpdated(profile=profile, updated_at=now_timestamp()),
+            )
+        ]

@@ -6,13 +6,15 @@ import asyncio
 
 from creativeloop.kit.assets import asset_store_from_settings
 from creativeloop.kit.consumer import EventWorker
+from creativeloop.kit.health import Availability
 from creativeloop.kit.logs import configure_logging, get_logger
 from creativeloop.kit.models.client import BackendHealth, ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name
+from creativeloop.kit.stage import TopicVersionStore
 from creativeloop.kit.topics import CONTENT_PROFILES
-from creativeloop.v1 import videogen_pb2, videogen_pb2_grpc
+from creativeloop.v1 import events_pb2, videogen_pb2, videogen_pb2_grpc
 from creativeloop.videogen.embed import Embedder, HistogramEmbedder, ModelEmbedder
 from creativeloop.videogen.pipeline import VideoPipeline
 from creativeloop.videogen.service import ProfileHandler, VideogenServicer
@@ -38,12 +40,16 @@ async def serve(settings: VideogenSettings) -> None:
     jobs = asyncio.Semaphore(settings.max_concurrent_jobs)
     producer = EventProducer(settings.common, "videogen")
     await producer.start()
-    worker = EventWorker(
+    availability = Availability()
+    versions = TopicVersionStore(settings.common, producer, "videogen")
+    handler = ProfileHandler(settings, producer, store, pipeline, jobs, versions=versions)
+    worker: EventWorker[events_pb2.ContentProfileUpdated] = EventWorker(
         settings.common,
         CONTENT_PROFILES,
         "videogen",
-        ProfileHandler(settings, producer, store, pipeline, jobs),
+        handler.stage,
         producer,
+        availability=availability,
         max_attempts=settings.max_attempts,
         retry_backoff_s=settings.retry_backoff_s,
     )
@@ -74,6 +80,7 @@ async def serve(settings: VideogenSettings) -> None:
         # With the model on, health follows the model backend (NOT_SERVING while it is down).
         dependency_check=models_up if client is not None else None,
         on_stop=[producer.stop, close_client],
+        availability=availability,
     )
     await runtime.run()
 

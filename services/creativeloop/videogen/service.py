@@ -14,6 +14,14 @@ from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.stage import (
+    Keyed,
+    ProfileStage,
+    RetireHook,
+    VersionStore,
+    log_retirement,
+    profile_subject,
+)
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CREATIVES
 from creativeloop.v1 import common_pb2, events_pb2, videogen_pb2, videogen_pb2_grpc
@@ -240,7 +248,9 @@ class ProfileHandler:
 
     Idempotent: creative ids hash their inputs and assets are content-addressed, so a replayed
     profile republishes the same creatives. A missing, corrupt or unusable video raises
-    InvalidEvent, which the worker dead-letters before going on with the next profile.
+    InvalidEvent, which the worker dead-letters before going on with the next profile. `generate`
+    renders; the kit's `ProfileStage` does admission, version ordering (persisted with a
+    `TopicVersionStore`), deletion, publishing and retirement.
     """
 
     def __init__(
@@ -250,45 +260,44 @@ class ProfileHandler:
         store: AssetStore,
         pipeline: VideoPipeline,
         jobs: asyncio.Semaphore | None = None,
+        *,
+        versions: VersionStore | None = None,
+        retire: RetireHook = log_retirement,
     ) -> None:
         self._settings = settings
-        self._producer = producer
         self._store = store
         self._reader = MediaReader(store)
         self._pipeline = pipeline
-        self._latest_version: dict[str, int] = {}
         #: Shared with the servicer, so RPCs and the stream together stay within the limit.
         self._jobs = jobs or asyncio.Semaphore(settings.max_concurrent_jobs)
-        self.creatives_published = 0
+        self.stage = ProfileStage(
+            "videogen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+        )
+
+    @property
+    def creatives_published(self) -> int:
+        return self.stage.published
 
     async def __call__(self, event: events_pb2.ContentProfileUpdated) -> None:
+        await self.stage(event)
+
+    async def generate(self, event: events_pb2.ContentProfileUpdated) -> list[Keyed]:
         profile = event.profile
-        if not profile.admission.admitted:
-            log.info("profile skipped: not admitted", product_id=profile.product_id)
-            return
-        if profile.product_version < self._latest_version.get(profile.product_id, -1):
-            log.info("stale profile skipped", product_id=profile.product_id, version=profile.product_version)
-            return
         if profile.videos:
             work = self.summarize_profile
         elif profile.images and self._settings.animate_images:
             work = self.animate_profile
         else:
             log.info("profile skipped: no video", product_id=profile.product_id)
-            return
+            return []
         try:
             async with self._jobs:
                 creatives = await asyncio.to_thread(work, profile)
         except VideoRejected as exc:
             raise InvalidEvent(exc.reason) from exc
         stamp = now_timestamp()
-        await self._producer.send_batch(
-            CREATIVES,
-            [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives],
-        )
-        self._latest_version[profile.product_id] = profile.product_version
-        self.creatives_published += len(creatives)
-        log.info("video creatives published", product_id=profile.product_id, creatives=len(creatives))
+        log.info("video creatives rendered", product_id=profile.product_id, creatives=len(creatives))
+        return [(c.creative_id, events_pb2.CreativeUpdated(creative=c, updated_at=stamp)) for c in creatives]
 
     def _title(self, profile: common_pb2.ContentProfile) -> OverlaySpec | None:
         if not self._settings.overlay_title:

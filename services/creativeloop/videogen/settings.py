@@ -44,8 +44,16 @@ class VideogenSettings(ServiceSettings):
     max_concurrent_jobs: int = Field(
         1, ge=1, le=64, description="Videos processed at once (RPCs and stream); each uses ~2 cores."
     )
-    max_attempts: int = Field(3, ge=1, le=20, description="Attempts per profile before dead-lettering.")
-    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay of a failed profile; doubles.")
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Attempts per profile whose handler fails unexpectedly, before dead-lettering "
+        "(the model backend or the broker being down pauses the stream instead).",
+    )
+    retry_backoff_s: float = Field(
+        0.5, ge=0, description="First retry delay of an unexpectedly failed profile; doubles."
+    )
 
     # --- limits (bad input is rejected before or while decoding)
     max_video_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Largest input video, in bytes.")
