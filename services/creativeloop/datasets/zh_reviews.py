@@ -145,5 +145,3 @@ def fetch_chinese_reviews(data_dir: Path) -> Path:
         pos, neg = read_corpus(data_dir)
         write_atomically(table, build_polarity(pos, neg).to_json(SOURCE))
     return table
-
-

@@ -70,9 +70,7 @@ class CommonSettings(BaseSettings):
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> Self:
         if self.asset_store == "s3" and not self.asset_s3_bucket.strip():
-            raise ValueError(
-                "CREATIVELOOP_ASSET_STORE=s3 needs a bucket: set CREATIVELOOP_ASSET_S3_BUCKET"
-            )
+            raise ValueError("CREATIVELOOP_ASSET_STORE=s3 needs a bucket: set CREATIVELOOP_ASSET_S3_BUCKET")
         return self
 
 

@@ -87,7 +87,6 @@ class Polarity:
         return cls(n_pos=int(data["n_pos"]), n_neg=int(data["n_neg"]), counts=counts)
 
 
-
 def load_polarity(data_dir: Path) -> Polarity:
     """The Chinese polarity table built at install time; `ChineseReviewsMissing` names the fetch
     command when it is absent."""

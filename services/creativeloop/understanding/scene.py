@@ -491,6 +491,7 @@ class SceneClassifier:
         classifier_probabilities: Sequence[Floats] | None = None,
     ) -> list[dict[str, float]]:
         """Every signal of every image, by name (what the combiner sees, and what tests probe)."""
+
         def tick(stage: str, started: float) -> float:
             now = time.perf_counter()
             if timings is not None:
