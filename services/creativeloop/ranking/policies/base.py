@@ -74,8 +74,13 @@ class Policy(Protocol):
     def probabilities(
         self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
     ) -> Floats:
-        """P(`pull` picks each candidate), shape (len(candidates),), summing to 1."""
-        ...
+        """P(`pull` picks each candidate), shape (len(candidates),), summing to 1.
+
+        By default the first column of `slate_probabilities` (policies that subclass `Policy`
+        inherit it; one with a cheaper closed form overrides it).
+        """
+        result: Floats = self.slate_probabilities(candidates, 1, user_id, context)[:, 0]
+        return result
 
     def slate_probabilities(
         self,

@@ -23,7 +23,15 @@ import numpy as np
 
 from creativeloop.ranking.features import N_FEATURES, FeatureStore
 from creativeloop.ranking.model import ModelHolder
-from creativeloop.ranking.policies.base import CHUNK, Choice, Decision, Floats, check_slots, slot_counts
+from creativeloop.ranking.policies.base import (
+    CHUNK,
+    Choice,
+    Decision,
+    Floats,
+    Policy,
+    check_slots,
+    slot_counts,
+)
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
 from creativeloop.v1 import events_pb2
@@ -151,7 +159,7 @@ class LinTS:
         return result
 
 
-class LinTSPolicy:
+class LinTSPolicy(Policy):
     """Linear Thompson sampling over the `FeatureStore` rows of (user, creative, context).
 
     In serving, the ranking process applies the ad.impressions and ad.clicks streams to
@@ -221,12 +229,6 @@ class LinTSPolicy:
         context: Mapping[str, str] | None = None,
     ) -> Floats:
         return self.lints.slate(self.features.matrix(user_id, candidates, context), slots)
-
-    def probabilities(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
-    ) -> Floats:
-        result: Floats = self.slate_probabilities(candidates, 1, user_id, context)[:, 0]
-        return result
 
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Apply the impression (and its click) to `features`, which tells `LinTS`."""

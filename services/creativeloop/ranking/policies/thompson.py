@@ -31,6 +31,7 @@ from creativeloop.ranking.policies.base import (
     Choice,
     Decision,
     Floats,
+    Policy,
     check_slots,
     slot_counts,
     uniform_slots,
@@ -155,7 +156,7 @@ class BetaPosteriors:
         return Decision(i, choice.propensity, self.version, predicted, self.buckets[i])
 
 
-class ThompsonPolicy:
+class ThompsonPolicy(Policy):
     """Beta-Bernoulli Thompson sampling over each creative's impression and click counts.
 
     A creative's click rate has posterior Beta(prior_alpha + clicks, prior_beta + impressions -
@@ -238,12 +239,6 @@ class ThompsonPolicy:
     ) -> Floats:
         posteriors = self.posteriors(candidates, user_id, context)
         return self.sampler.slate(posteriors.alpha, posteriors.beta, slots)
-
-    def probabilities(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
-    ) -> Floats:
-        result: Floats = self.slate_probabilities(candidates, 1, user_id, context)[:, 0]
-        return result
 
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Count one joined outcome on the board, in its context bucket and over all contexts.
