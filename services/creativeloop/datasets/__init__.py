@@ -9,4 +9,5 @@ evaluation and the demo, never by a serving process.
   set that the vision models train and are measured on;
 - `clips`, `synthetic_video`: real clips with labelled cuts and synthetic videos;
 - `obd`: the Open Bandit Dataset sample; `ad_phrases`: the labelled ad-law phrase set.
+- `ad_phrases_test.tsv`: the independent held-out ad-law test set (written apart; never tune on it).
 """
