@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from creativeloop.cli.data import data
 from creativeloop.datasets.test_sets import product_boxes
 from creativeloop.datasets.test_sets._media import MediaMissing, box_of
 from creativeloop.datasets.test_sets._registry import committed, records
@@ -59,3 +61,9 @@ def test_labels_match_committed() -> None:
     for got in built:
         want = expected[int(got["id"][2:])]
         assert {k: v for k, v in got.items() if k != "sha1"} == {k: v for k, v in want.items() if k != "sha1"}
+
+
+def test_the_cli_checks_the_set_against_its_committed_labels() -> None:
+    result = CliRunner().invoke(data, ["test-sets", "check", "--set", "product_boxes"])
+    assert result.exit_code == 0, result.output
+    assert "product_boxes: 96 records, 0 label differences" in result.output

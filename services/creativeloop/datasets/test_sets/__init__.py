@@ -25,9 +25,9 @@ seeds; nothing large is committed. ``labels/*.jsonl`` holds each case's labels a
 its pixels as built here, so a scorer can read the ground truth without building and can check
 it scores the same pixels:
 
-    python -m creativeloop.datasets.test_sets export OUT_DIR   # images, masks, MP4s + labels
-    python -m creativeloop.datasets.test_sets check            # rebuild, compare with labels/
-    python -m creativeloop.datasets.test_sets labels           # rewrite labels/ (after a change)
+    creativeloop data test-sets export OUT_DIR   # images, masks, MP4s + labels
+    creativeloop data test-sets check            # rebuild, compare with labels/
+    creativeloop data test-sets labels           # rewrite labels/ (after a change)
 
 Each module's docstring says how its set was made, its counts, and what a fair scorer must know.
 """
