@@ -32,6 +32,15 @@ from creativeloop.understanding.scene import DEFAULT_MODEL
 
 _PATH = click.Path(path_type=Path)
 _REPOSITORY_HELP = "model repository (default: CREATIVELOOP_MODELS_*)"
+_SET = click.option(
+    "--set",
+    "which",
+    type=click.Choice(["tuning", "test"]),
+    default="tuning",
+    show_default=True,
+    help="tuning: the project's own generated set; test: the independent test set "
+    "(creativeloop.datasets.test_sets), aggregate figures only; never tune on it",
+)
 
 
 @click.group("eval")
@@ -106,7 +115,9 @@ def video(data_dir: Path, synthetic: int, tolerance: int, contact_sheet: Path | 
 @click.option("--save", type=_PATH, default=None, help="write the rendered PNGs and truth.json here")
 @click.option("--json", "json_path", type=_PATH, default=None, help="write the figures as JSON here")
 @click.option("--compare-rapidocr", is_flag=True, help="also run rapidocr.RapidOCR() and report agreement")
+@_SET
 def ocr(
+    which: str,
     count: int,
     seed: int,
     batch: int,
@@ -119,6 +130,14 @@ def ocr(
     settings = ModelSettings()
     if repository is not None:
         settings = settings.model_copy(update={"repository": repository})
+    if which == "test":
+        client = model_client_from_settings(settings)
+        figures = ocr_report.evaluate_test_set(
+            OcrPipeline.from_repository(client, settings.repository), batch
+        )
+        click.echo(figures.format("OCR, independent test set"))
+        client.close()
+        return
     fonts, missing = resolve_fonts()
     for note in missing:
         click.echo(f"note: {note}", err=True)
@@ -151,7 +170,9 @@ def ocr(
 @click.option("--seed", default=SEED, show_default=True)
 @click.option("--cache", type=_PATH, default=None, help="keep extracted features here (reused when present)")
 @click.option("--json", "json_path", type=_PATH, default=None, help="write the figures as JSON here")
+@_SET
 def scene(
+    which: str,
     repository: Path | None,
     model: Path,
     test_per_class: int,
@@ -164,6 +185,12 @@ def scene(
     `creativeloop train scene` trains the model first; `creativeloop train scene-samples` writes
     pictures of the set to look at.
     """
+    if which == "test":
+        classifier, client = scene_classifier(repository, model)
+        report = scene_report.evaluate(model, scene_report.test_set_features(classifier))
+        click.echo(scene_report.format_test_report(report))
+        client.close()
+        return
     missing = missing_sources()
     if missing:
         click.echo(scene_report.MISSING_HINT + ", ".join(missing), err=True)
@@ -184,8 +211,12 @@ def scene(
     "--backgrounds", default=",".join(BACKGROUND_KINDS), show_default=True, help="comma-separated kinds"
 )
 @click.option("--save", type=_PATH, default=None, help="folder to write the worst cases to as JPEG")
-def product_box(limit: int, seed: int, backgrounds: str, save: Path | None) -> None:
+@_SET
+def product_box(which: str, limit: int, seed: int, backgrounds: str, save: Path | None) -> None:
     """How well product_box finds the product: mean mask IoU and box IoU per background kind."""
+    if which == "test":
+        click.echo(product_box_report.run_test_set().format())
+        return
     missing = product_box_report.missing()
     if missing:
         click.echo("missing sample files: " + ", ".join(missing))
@@ -199,8 +230,12 @@ def product_box(limit: int, seed: int, backgrounds: str, save: Path | None) -> N
 
 @evaluate.command("aesthetics")
 @click.option("--repository", type=_PATH, default=Path("deploy/model-repository"), show_default=True)
-def aesthetics(repository: Path) -> None:
+@_SET
+def aesthetics(which: str, repository: Path) -> None:
     """How well the aesthetic score follows picture quality on photos the model never saw."""
+    if which == "test":
+        click.echo(aesthetics_report.test_set_report(repository))
+        return
     missing = aesthetics_report.missing()
     if missing:
         click.echo("missing sample photos: " + ", ".join(missing))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from creativeloop.datasets.cutouts import missing_pictures
+from creativeloop.datasets.test_sets import aesthetics as aesthetics_test_set
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.embedded import EmbeddedModelClient
 from creativeloop.training import aesthetics as train
@@ -84,4 +85,44 @@ def report(repository: Path) -> str:
         scorer.score_features(row[None, :])
     infer_ms = (time.perf_counter() - start) * 1000.0 / len(rows)
     lines.append(f"\nms per image: features {feature_ms:.1f}, model (embedded onnxruntime) {infer_ms:.2f}")
+    return "\n".join(lines)
+
+
+# -- the independent test set (creativeloop.datasets.test_sets.aesthetics) ------------------------
+
+
+def test_set_report(repository: Path) -> str:
+    """Spearman correlation between score and quality order (a higher degradation level is worse)
+    within each (photo, degradation) chain of the independent test set, averaged per degradation
+    and overall, plus the pooled figure; scored through the model client. Aggregates only."""
+    client, built = _client(repository)
+    scorer = AestheticScorer(client)
+    rows: list[np.ndarray] = []
+    keys: list[tuple[str, str]] = []
+    levels: list[int] = []
+    start = time.perf_counter()
+    for case in aesthetics_test_set.iter_cases():
+        rows.append(features(case.image))
+        keys.append((case.photo_id, case.kind))
+        levels.append(int(case.level))
+    feature_s = time.perf_counter() - start
+    scores = scorer.score_features(np.stack(rows).astype(np.float32)).astype(np.float64)
+    quality = -np.asarray(levels, dtype=np.float64)
+    chains: dict[tuple[str, str], list[int]] = {}
+    for index, key in enumerate(keys):
+        chains.setdefault(key, []).append(index)
+    by_kind: dict[str, list[float]] = {}
+    for (_photo, kind), members in sorted(chains.items()):
+        by_kind.setdefault(kind, []).append(train._spearman(scores[members], quality[members]))
+    overall = [value for values in by_kind.values() for value in values]
+    lines = [
+        f"model: {'built into ' + str(built) if built else repository}",
+        f"independent test set: {len(keys)} pictures, {len(chains)} (photo, degradation) chains\n",
+        "| degradation | Spearman within photo | chains |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {kind} | {np.mean(values):.3f} | {len(values)} |" for kind, values in by_kind.items()]
+    lines.append(f"| **all** | {np.mean(overall):.3f} | {len(overall)} |")
+    lines.append(f"\npooled Spearman over all pictures: {train._spearman(scores, quality):.3f}")
+    lines.append(f"ms per picture (features): {1000.0 * feature_s / max(1, len(keys)):.1f}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ character (same normalisation).
 
 from __future__ import annotations
 
+import itertools
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -22,8 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rapidocr import RapidOCR
+from shapely.geometry import Polygon
 
 from creativeloop.datasets.ad_text import ResolvedFont, Sample
+from creativeloop.datasets.test_sets import ocr as ocr_test_set
 from creativeloop.understanding.ocr import OcrPipeline, OcrResult
 
 
@@ -214,3 +217,152 @@ def format_report(report: OcrReport) -> str:
     if report.rapidocr_agreement is not None:
         lines.append(f"identical to rapidocr.RapidOCR() on {report.rapidocr_agreement:.1%} of images")
     return "\n".join(lines)
+
+
+# -- detection and reading order (any set with line quads) --------------------------------------
+
+Quad = Sequence[tuple[float, float]]
+
+
+def quad_iou(a: Quad, b: Quad) -> float:
+    """Intersection over union of two line polygons (0 when either is degenerate)."""
+    pa, pb = Polygon(a).buffer(0), Polygon(b).buffer(0)
+    if pa.is_empty or pb.is_empty:
+        return 0.0
+    union = pa.union(pb).area
+    return float(pa.intersection(pb).area / union) if union > 0 else 0.0
+
+
+def match_lines(
+    truth: Sequence[Quad], found: Sequence[Quad], threshold: float = 0.5
+) -> list[tuple[int, int]]:
+    """One-to-one matches (truth index, found index) at IoU >= ``threshold``, best pairs first."""
+    pairs = []
+    for t, tq in enumerate(truth):
+        for f, fq in enumerate(found):
+            iou = quad_iou(tq, fq)
+            if iou >= threshold:
+                pairs.append((iou, t, f))
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    matches = []
+    for _iou, t, f in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if t not in used_t and f not in used_f:
+            used_t.add(t)
+            used_f.add(f)
+            matches.append((t, f))
+    return sorted(matches)
+
+
+def in_order(matches: Sequence[tuple[int, int]]) -> bool:
+    """Whether the matched found lines come out in the truth's reading order (truth indices are
+    reading-order positions)."""
+    found = [f for _t, f in sorted(matches)]
+    return all(a < b for a, b in itertools.pairwise(found))
+
+
+@dataclass(frozen=True)
+class DetectionFigures:
+    """Line detection (IoU >= 0.5, one-to-one), character accuracy and reading order of a set."""
+
+    images: int
+    characters: int
+    errors: int
+    truth_lines: int
+    found_lines: int
+    matched: int
+    multi_column: int
+    multi_column_in_order: int
+    multi_column_characters: int
+    multi_column_errors: int
+    ms_per_image: float
+
+    @property
+    def char_accuracy(self) -> float:
+        return 1.0 - self.errors / self.characters if self.characters else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.found_lines if self.found_lines else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.truth_lines if self.truth_lines else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def format(self, title: str) -> str:
+        multi = (
+            f"multi-column layouts read in order: {self.multi_column_in_order} / {self.multi_column}, "
+            f"their char accuracy "
+            f"{1.0 - self.multi_column_errors / max(1, self.multi_column_characters):.2%}"
+            if self.multi_column
+            else "multi-column layouts: none in this set"
+        )
+        return "\n".join(
+            [
+                f"{title}: {self.images} images, {self.characters} characters, {self.truth_lines} lines",
+                f"char accuracy {self.char_accuracy:.2%} ({self.errors} errors)",
+                f"line detection (IoU >= 0.5): precision {self.precision:.3f}, recall {self.recall:.3f}, "
+                f"F1 {self.f1:.3f} ({self.matched} matched, {self.found_lines} found)",
+                multi,
+                f"ms per image {self.ms_per_image:.0f} (pipeline.read, batches of 8)",
+            ]
+        )
+
+
+@dataclass
+class _Tally:
+    images: int = 0
+    characters: int = 0
+    errors: int = 0
+    truth_lines: int = 0
+    found_lines: int = 0
+    matched: int = 0
+    multi_column: int = 0
+    multi_column_in_order: int = 0
+    multi_column_characters: int = 0
+    multi_column_errors: int = 0
+
+    def add(
+        self, truth_text: str, truth_quads: Sequence[Quad], result: OcrResult, multi_column: bool
+    ) -> None:
+        reference = normalise(truth_text)
+        hypothesis = normalise("".join(line.text for line in result.lines))
+        errors = edit_distance(reference, hypothesis)
+        matches = match_lines(truth_quads, [line.box for line in result.lines])
+        self.images += 1
+        self.characters += len(reference)
+        self.errors += errors
+        self.truth_lines += len(truth_quads)
+        self.found_lines += len(result.lines)
+        self.matched += len(matches)
+        if multi_column:
+            self.multi_column += 1
+            self.multi_column_in_order += int(in_order(matches))
+            self.multi_column_characters += len(reference)
+            self.multi_column_errors += errors
+
+    def figures(self, seconds: float) -> DetectionFigures:
+        return DetectionFigures(**asdict(self), ms_per_image=1000.0 * seconds / max(1, self.images))
+
+
+def evaluate_test_set(pipeline: OcrPipeline, batch: int = 8) -> DetectionFigures:
+    """Read every case of the independent OCR test set and score it as its docstrings say: the
+    text of all lines in reading order against what the pipeline read (in its order), each truth
+    line's quad against the found boxes, reading order on the multi-column layouts. Aggregates only."""
+    tally = _Tally()
+    seconds = 0.0
+    pipeline.read([ocr_test_set.case(0).image])  # load the sessions before timing
+    for start in range(0, ocr_test_set.COUNT, batch):
+        cases = [ocr_test_set.case(i) for i in range(start, min(ocr_test_set.COUNT, start + batch))]
+        started = time.perf_counter()
+        results = pipeline.read([case.image for case in cases])
+        seconds += time.perf_counter() - started
+        for case, result in zip(cases, results, strict=True):
+            ordered = case.in_reading_order()
+            tally.add(case.text, [line.quad for line in ordered], result, bool(case.multi_column))
+    return tally.figures(seconds)

@@ -11,15 +11,17 @@ placements (centred, off-centre, tall, wide). Run::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from creativeloop.datasets.cutouts import BACKGROUND_KINDS, PHOTOS, PLACEMENTS, TEXTURES, Case
 from creativeloop.datasets.photos import missing_photos
+from creativeloop.datasets.test_sets import product_boxes
 from creativeloop.understanding.product_box import Image, ProductBox, locate_product
 
 #: Files the whole set needs (besides the cut-outs' own): the report refuses to run without them.
@@ -122,3 +124,92 @@ def save_worst(results: Sequence[Result], folder: Path, count: int = 12) -> None
         cv2.rectangle(overlay, (x, y), (x + w, y + h), (0, 255, 0), 2)
         name = f"{r.iou:.2f}-{r.case.cutout}-{r.case.background}-{r.case.placement}.jpg"
         cv2.imwrite(str(folder / name), overlay)
+
+
+# -- the independent test set (creativeloop.datasets.test_sets.product_boxes) ---------------------
+
+
+@dataclass(frozen=True)
+class TestSetFigures:
+    """Aggregate figures on the independent product-box test set (no per-case output)."""
+
+    count: int
+    mean_box_iou: float
+    median_box_iou: float
+    share_box_iou_08: float
+    mean_mask_iou: float
+    #: (cases, mean box IoU, share >= 0.8) where text overlays the picture and where none does.
+    text_overlay: tuple[int, float, float]
+    no_text_overlay: tuple[int, float, float]
+    #: How the labels' box read: "xywh" or "xyxy" (checked against each case's mask).
+    box_convention: str
+    ms: float
+
+    def format(self) -> str:
+        def row(label: str, n: int, mean: float, share: float) -> str:
+            return f"| {label} | {n} | {mean:.3f} | {share:.0%} |"
+
+        return "\n".join(
+            [
+                f"independent test set: {self.count} composites (labels' box read as {self.box_convention})",
+                "| cases | n | mean box IoU | box IoU >= 0.8 |",
+                "|---|---|---|---|",
+                row("text over the picture", *self.text_overlay),
+                row("no text", *self.no_text_overlay),
+                row("**all**", self.count, self.mean_box_iou, self.share_box_iou_08),
+                f"median box IoU {self.median_box_iou:.3f}; mean mask IoU {self.mean_mask_iou:.3f}; "
+                f"{self.ms:.0f} ms per picture",
+            ]
+        )
+
+
+def _label_box(box: tuple[int, int, int, int], mask: Image) -> tuple[tuple[int, int, int, int], str]:
+    """The label's box as (x, y, w, h): whichever reading, (x, y, w, h) or (x0, y0, x1, y1), agrees
+    with the bounding rectangle of the case's mask."""
+    a, b, c, d = (int(v) for v in box)
+    reference = true_box(mask)
+    xywh, xyxy = (a, b, c, d), (a, b, c - a, d - b)
+    if c > a and d > b and box_iou(xyxy, reference) > box_iou(xywh, reference):
+        return xyxy, "xyxy"
+    return xywh, "xywh"
+
+
+def run_test_set(locate: Callable[[Image], ProductBox] = locate_product) -> TestSetFigures:
+    """Score ``locate`` on every case of the independent test set, as its docstrings say: box IoU
+    against the labelled box, mask IoU against ``mask_u8``. Aggregates only."""
+    box_ious: list[float] = []
+    mask_ious: list[float] = []
+    overlay: list[bool] = []
+    conventions: set[str] = set()
+    elapsed = 0.0
+    for index in range(product_boxes.COUNT):
+        case = product_boxes.case(index)
+        truth_mask = case.mask_u8
+        start = time.perf_counter()
+        found = locate(case.image)
+        elapsed += time.perf_counter() - start
+        box, convention = _label_box(case.box, truth_mask)
+        conventions.add(convention)
+        box_ious.append(box_iou(found.box, box))
+        mask_ious.append(mask_iou(found.mask, truth_mask))
+        overlay.append(bool(case.has_text_overlay))
+    ious = np.array(box_ious)
+    flags = np.array(overlay, dtype=bool)
+
+    def group(selected: npt.NDArray[np.bool_]) -> tuple[int, float, float]:
+        chosen = ious[selected]
+        if not len(chosen):
+            return (0, 0.0, 0.0)
+        return (len(chosen), float(chosen.mean()), float(np.mean(chosen >= 0.8)))
+
+    return TestSetFigures(
+        count=len(ious),
+        mean_box_iou=float(ious.mean()),
+        median_box_iou=float(np.median(ious)),
+        share_box_iou_08=float(np.mean(ious >= 0.8)),
+        mean_mask_iou=float(np.mean(mask_ious)),
+        text_overlay=group(flags),
+        no_text_overlay=group(~flags),
+        box_convention="/".join(sorted(conventions)),
+        ms=1000.0 * elapsed / max(1, len(ious)),
+    )

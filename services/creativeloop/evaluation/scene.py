@@ -21,8 +21,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from creativeloop.datasets.test_sets import scenes as scene_test_set
 from creativeloop.training.scene import FeatureSet
-from creativeloop.understanding.scene import CLASSES, FEATURE_NAMES, LightGBMCombiner
+from creativeloop.understanding.scene import (
+    CLASSES,
+    FEATURE_NAMES,
+    LightGBMCombiner,
+    SceneClass,
+    SceneClassifier,
+    feature_row,
+)
 
 #: What to install when photos of the set are missing (the set, and its figures, differ without them).
 MISSING_HINT = "missing photos (install Debian opencv-doc and the scikit-image and scikit-learn packages): "
@@ -94,3 +102,39 @@ def format_report(report: SceneReport, seed: int, timings: Mapping[str, float]) 
         )
     lines.append("most useful signals (gain): " + ", ".join(f"{k} {v:.0f}" for k, v in report.top_signals))
     return "\n".join(lines)
+
+
+# -- the independent test set (creativeloop.datasets.test_sets.scenes) ----------------------------
+
+
+def test_set_features(
+    classifier: SceneClassifier, batch: int = 8, timings: dict[str, float] | None = None
+) -> FeatureSet:
+    """Signals of every case of the independent scene test set (its OCR run by ``classifier``),
+    labelled by the case's class. Nothing of a single case is printed or kept."""
+    rows: list[npt.NDArray[np.float32]] = []
+    labels: list[int] = []
+    for start in range(0, scene_test_set.COUNT, batch):
+        cases = [scene_test_set.case(i) for i in range(start, min(scene_test_set.COUNT, start + batch))]
+        for case, signals in zip(
+            cases, classifier.signals([c.image for c in cases], timings=timings), strict=True
+        ):
+            rows.append(feature_row(signals))
+            labels.append(CLASSES.index(SceneClass(case.label)))
+        if timings is not None:
+            timings["images"] = timings.get("images", 0.0) + len(cases)
+    return FeatureSet(np.stack(rows), np.array(labels, dtype=np.int32))
+
+
+def format_test_report(report: SceneReport) -> str:
+    """Accuracy, per-class recall (in the confusion matrix) and the lowest class recall."""
+    recalls = [
+        report.matrix[i, i] / report.matrix[i].sum() for i in range(len(CLASSES)) if report.matrix[i].sum()
+    ]
+    return "\n".join(
+        [
+            f"independent test set: accuracy {report.accuracy:.1%} on {int(report.matrix.sum())} images, "
+            f"lowest class recall {min(recalls):.0%}",
+            format_confusion(report.matrix),
+        ]
+    )
