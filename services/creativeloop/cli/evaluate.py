@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from creativeloop.datasets.ad_layouts import build_layouts
 from creativeloop.datasets.ad_text import build_set, resolve_fonts, save_set
 from creativeloop.datasets.clips import DEFAULT_DATA_DIR
 from creativeloop.datasets.cutouts import BACKGROUND_KINDS, CUTOUTS, build_cases
@@ -115,9 +116,11 @@ def video(data_dir: Path, synthetic: int, tolerance: int, contact_sheet: Path | 
 @click.option("--save", type=_PATH, default=None, help="write the rendered PNGs and truth.json here")
 @click.option("--json", "json_path", type=_PATH, default=None, help="write the figures as JSON here")
 @click.option("--compare-rapidocr", is_flag=True, help="also run rapidocr.RapidOCR() and report agreement")
+@click.option("--layouts", default=60, show_default=True, help="rendered layouts (detection, reading order)")
 @_SET
 def ocr(
     which: str,
+    layouts: int,
     count: int,
     seed: int,
     batch: int,
@@ -158,6 +161,9 @@ def ocr(
         compare_rapidocr=compare_rapidocr,
     )
     click.echo(ocr_report.format_report(report))
+    if layouts:
+        rendered = build_layouts(layouts, seed, fonts)
+        click.echo(ocr_report.evaluate_layouts(pipeline, rendered, batch).format(f"layouts (seed {seed})"))
     if json_path is not None:
         json_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     client.close()

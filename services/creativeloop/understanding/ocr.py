@@ -15,7 +15,9 @@ sorted by aspect ratio and padded to a common width per batch, as rapidocr does 
 from __future__ import annotations
 
 import copy
+import re
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ from rapidocr.utils.process_img import (
 
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.errors import ModelError
+from creativeloop.understanding.reading_order import bounding_rect, reading_order
 
 Image: TypeAlias = "bytes | npt.NDArray[Any]"
 Point: TypeAlias = tuple[float, float]
@@ -76,7 +79,8 @@ class OcrLine:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """All lines of one image, in reading order (top to bottom, then left to right)."""
+    """All lines of one image, in reading order: top to bottom, left to right, and the columns of a
+    multi-column layout one after another (`OcrSettings.reading_order`)."""
 
     lines: tuple[OcrLine, ...]
     width: int
@@ -119,6 +123,12 @@ class OcrSettings:
     rec_batch: int = 6
     #: Most crops per recogniser call: equal-width groups of all images in a call are merged.
     rec_call_batch: int = 32
+    #: Ad-text clean-up after recognition (`clean_lines`, `merge_fragments`): bullets and icons
+    #: are not text, a line the detector cut in two is one line. False: rapidocr's lines as they are.
+    clean_lines: bool = True
+    #: "columns": a multi-column layout's columns are read one after another
+    #: (`creativeloop.understanding.reading_order`); "rapidocr": its top-to-bottom, left-to-right order.
+    reading_order: str = "columns"
     det_model: str = DET_MODEL
     cls_model: str = CLS_MODEL
     rec_model: str = REC_MODEL
@@ -351,6 +361,10 @@ class OcrPipeline:
                     continue
                 points = tuple((round(float(x), 2), round(float(y), 2)) for x, y in box)
                 lines.append(OcrLine(text=text, confidence=round(score, 5), box=cast(Box, points)))
+        if self.settings.clean_lines:
+            lines = merge_fragments(clean_lines(lines))
+        if self.settings.reading_order == "columns":
+            lines = [lines[i] for i in reading_order([bounding_rect(line.box) for line in lines])]
         return OcrResult(tuple(lines), width, height, text_area_ratio(lines, width, height))
 
     # -- model calls --------------------------------------------------------------------------
@@ -382,6 +396,142 @@ def text_area_ratio(lines: Sequence[OcrLine], width: int, height: int) -> float:
     polygons = [np.round(np.array(line.box)).astype(np.int32) for line in lines]
     cv2.fillPoly(mask, polygons, 1)
     return round(float(np.count_nonzero(mask)) / float(width * height), 5)
+
+
+# -- ad-text clean-up ----------------------------------------------------------------------------
+
+#: Glyphs that decorate ad text (bullets, ticks, stars, arrows) without being part of it.
+_DECORATION = frozenset("•·")
+#: A line with a single letter or digit is kept only when the recogniser is this sure of it: the
+#: recogniser reads a garment as "M" or "A" and a bullet as "中" at lower confidence (measured on
+#: `creativeloop.datasets.ad_layouts`).
+SINGLE_CHARACTER_CONFIDENCE = 0.99
+
+
+def _decoration(ch: str) -> bool:
+    return ch in _DECORATION or unicodedata.category(ch) == "So"
+
+
+def _shrink(box: Box, start: float, stop: float) -> Box:
+    """The part of a line's quad between fractions ``start`` and ``stop`` of its length."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = box
+
+    def along(ax: float, ay: float, bx: float, by: float, t: float) -> Point:
+        return (round(ax + (bx - ax) * t, 2), round(ay + (by - ay) * t, 2))
+
+    return (
+        along(x0, y0, x1, y1, start),
+        along(x0, y0, x1, y1, stop),
+        along(x3, y3, x2, y2, stop),
+        along(x3, y3, x2, y2, start),
+    )
+
+
+def clean_lines(lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """Drop what is not ad text and trim decorations off what is.
+
+    - leading and trailing bullets, ticks, stars and arrows (Unicode "other symbols") go, and the
+      box shrinks by their share of the line's characters;
+    - a line left without a letter or digit goes (an icon read as "●");
+    - a line with one letter or digit goes unless read with `SINGLE_CHARACTER_CONFIDENCE`;
+    - "0" between letters of a Latin word is the letter O ("0FF" -> "OFF", "0ff" -> "Off").
+    """
+    out: list[OcrLine] = []
+    for line in lines:
+        text = line.text
+        start = 0
+        while start < len(text) and (_decoration(text[start]) or text[start].isspace()):
+            start += 1
+        stop = len(text)
+        while stop > start and (_decoration(text[stop - 1]) or text[stop - 1].isspace()):
+            stop -= 1
+        core = text[start:stop]
+        alnum = sum(ch.isalnum() for ch in core)
+        if alnum == 0 or (alnum == 1 and line.confidence < SINGLE_CHARACTER_CONFIDENCE):
+            continue
+        core = _LETTER_ZERO.sub(_letter_o, core)
+        box = (
+            line.box
+            if (start, stop) == (0, len(text))
+            else _shrink(line.box, start / len(text), stop / len(text))
+        )
+        out.append(OcrLine(core, line.confidence, box))
+    return out
+
+
+#: A Latin word with a zero among its letters ("0FF", "0ff", "C0TTON"), not a number ("50%", "B2B0").
+_LETTER_ZERO = re.compile(r"(?<![\w])(?=[A-Za-z0]*[A-Za-z]{2})[A-Za-z0]*0[A-Za-z0]*(?![\w])")
+
+
+def _letter_o(match: re.Match[str]) -> str:
+    word = match.group(0)
+    letters = [ch for ch in word if ch.isalpha()]
+    upper = sum(ch.isupper() for ch in letters) * 2 > len(letters)
+    chars = list(word)
+    for i, ch in enumerate(chars):
+        if ch == "0":
+            later = next((c for c in chars[i + 1 :] if c.isalpha()), "")
+            chars[i] = "O" if upper or (i == 0 and later.islower() and not upper) else "o"
+    return "".join(chars)
+
+
+#: Fragments of one line: heights within this ratio, overlapping by this share of the smaller
+#: height, and at most this many line heights apart.
+_FRAGMENT_HEIGHT_RATIO = 1.35
+_FRAGMENT_OVERLAP = 0.6
+_FRAGMENT_GAP = 0.5
+
+
+def merge_fragments(lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """Join boxes the detector cut out of one horizontal line (a wide letter gap, a dropped
+    first character), left to right; lines of different size or further apart stay apart."""
+    merged = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        rects = [bounding_rect(line.box) for line in merged]
+        order = sorted(range(len(merged)), key=lambda i: rects[i][0])
+        for ia in order:
+            a = rects[ia]
+            for ib in order:
+                b = rects[ib]
+                if ia == ib or b[0] < a[0]:
+                    continue
+                ha, hb = a[3] - a[1], b[3] - b[1]
+                if min(ha, hb) <= 0 or max(ha, hb) / min(ha, hb) > _FRAGMENT_HEIGHT_RATIO:
+                    continue
+                overlap = min(a[3], b[3]) - max(a[1], b[1])
+                gap = b[0] - a[2]
+                if overlap < _FRAGMENT_OVERLAP * min(ha, hb) or not -0.3 * ha <= gap <= _FRAGMENT_GAP * ha:
+                    continue
+                if not (_flat(merged[ia].box) and _flat(merged[ib].box)):
+                    continue
+                first, second = merged[ia], merged[ib]
+                space = (
+                    " " if gap > 0.25 * ha and first.text[-1:].isascii() and second.text[:1].isascii() else ""
+                )
+                joined = OcrLine(
+                    first.text + space + second.text,
+                    min(first.confidence, second.confidence),
+                    _rect_box((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))),
+                )
+                merged = [line for k, line in enumerate(merged) if k not in (ia, ib)] + [joined]
+                changed = True
+                break
+            if changed:
+                break
+    return merged
+
+
+def _flat(box: Box) -> bool:
+    """Whether a line's quad is (nearly) horizontal: fragments are joined only then."""
+    (x0, y0), (x1, y1) = box[0], box[1]
+    return abs(y1 - y0) <= 0.1 * max(1.0, abs(x1 - x0))
+
+
+def _rect_box(rect: tuple[float, float, float, float]) -> Box:
+    x0, y0, x1, y1 = (round(v, 2) for v in rect)
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
 
 
 class _Clock:
