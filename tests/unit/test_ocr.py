@@ -13,7 +13,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from creativeloop.kit.models.errors import ModelError
-from creativeloop.understanding.ocr import OcrInputError, OcrPipeline, OcrResult, load_dictionary
+from creativeloop.understanding.ocr import (
+    OcrInputError,
+    OcrPipeline,
+    OcrResult,
+    OcrSettings,
+    load_dictionary,
+)
 from tests.unit.test_modelrepo_support import reference_repository
 
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
@@ -98,14 +104,35 @@ def test_reads_rendered_chinese_and_english(pipeline: OcrPipeline, images: list[
 
 
 def test_agrees_with_rapidocr_itself(pipeline: OcrPipeline, images: list[bytes]) -> None:
-    """Same networks, same pre/post-processing: RapidOCR() run directly reads the same."""
+    """Same networks, same pre/post-processing: RapidOCR() run directly reads the same (the
+    pipeline with the ad-layout steps off, `OcrSettings.rapidocr`)."""
+    rapidocr = pytest.importorskip("rapidocr")
+    engine = rapidocr.RapidOCR(params={"Global.log_level": "warning"})
+    plain = OcrPipeline(
+        pipeline.client, load_dictionary(reference_repository().repository), OcrSettings.rapidocr()
+    )
+    for image, mine in zip(images, plain.read(images), strict=True):
+        theirs = engine(image)
+        assert texts(mine) == list(theirs.txts)
+        assert np.allclose(np.array([line.box for line in mine.lines]), theirs.boxes, atol=0.01)
+        assert np.allclose([line.confidence for line in mine.lines], theirs.scores, atol=1e-4)
+
+
+def test_ad_layout_steps_keep_rapidocr_text_and_tighten_its_boxes(
+    pipeline: OcrPipeline, images: list[bytes]
+) -> None:
+    """On single-column text the default pipeline reads what RapidOCR() reads, in the same order,
+    with each box inside RapidOCR's (shrunk to the ink)."""
     rapidocr = pytest.importorskip("rapidocr")
     engine = rapidocr.RapidOCR(params={"Global.log_level": "warning"})
     for image, mine in zip(images, pipeline.read(images), strict=True):
         theirs = engine(image)
         assert texts(mine) == list(theirs.txts)
-        assert np.allclose(np.array([line.box for line in mine.lines]), theirs.boxes, atol=0.01)
-        assert np.allclose([line.confidence for line in mine.lines], theirs.scores, atol=1e-4)
+        for line, box in zip(mine.lines, theirs.boxes, strict=True):
+            ours, outer = np.array(line.box), np.array(box)
+            assert ours[:, 0].min() >= outer[:, 0].min() - 0.5 and ours[:, 0].max() <= outer[:, 0].max() + 0.5
+            assert ours[:, 1].min() >= outer[:, 1].min() - 0.5 and ours[:, 1].max() <= outer[:, 1].max() + 0.5
+            assert np.ptp(ours[:, 1]) < np.ptp(outer[:, 1])  # the padding is gone
 
 
 def test_batching_across_images_gives_the_one_by_one_result(

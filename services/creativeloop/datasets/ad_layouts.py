@@ -84,6 +84,13 @@ HEADS_ZH = ("基础版", "标准版", "专业版", "男款", "女款", "童装",
 PRICES = ("$9.99", "$19.99", "$29", "$49.90", "¥59", "¥199", "¥1299", "€24.50")
 CTAS_EN = ("Shop Now", "Order Today", "Learn More", "Get Yours", "Buy Now")
 CTAS_ZH = ("立即抢购", "马上下单", "点击购买", "立即领取")
+FINE_EN = (
+    "*Offer valid while stocks last.",
+    "Terms apply. See store for details.",
+    "*Prices include VAT, free delivery over $50",
+    "Limited to 2 per customer",
+)
+FINE_ZH = ("*活动时间以页面为准", "图片仅供参考，以实物为准", "每人限购2件", "*满减不与其他优惠同享")
 CANVASES = ((800, 800), (900, 600), (750, 1000), (1000, 560))
 
 
@@ -155,19 +162,32 @@ class _Canvas:
         self.lines.append(TruthLine(text, tuple((float(a), float(b)) for a, b in quad), len(self.lines)))
         return w, h
 
-    def sticker(self, text: str, cx: float, cy: float, px: int, angle: float) -> None:
-        """A disc with ``text`` on it, rotated by ``angle`` degrees (the quad rotates too)."""
-        font = self.font_for(text)
+    def sticker(
+        self,
+        text: str,
+        cx: float,
+        cy: float,
+        px: int,
+        angle: float,
+        disc: bool = True,
+        font: ResolvedFont | None = None,
+    ) -> None:
+        """``text`` centred at (cx, cy) on a disc (or on nothing), rotated by ``angle`` degrees
+        counter-clockwise; the quad rotates with it."""
+        font = font or self.font_for(text)
         face = load_font(font, px)
         left, top, right, bottom = self.draw.textbbox((0, 0), text, font=face)
         w, h = right - left, bottom - top
         side = int(max(w, h) * 1.5) + 16
         layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
         ink = ImageDraw.Draw(layer)
-        disc = tuple(int(v) for v in self.rng.integers(0, 256, 3))
-        light_disc = 0.299 * disc[0] + 0.587 * disc[1] + 0.114 * disc[2] > 128
-        ink.ellipse((0, 0, side - 1, side - 1), fill=(*disc, 255))
-        colour = (20, 20, 20) if light_disc else (250, 250, 250)
+        if disc:
+            fill = tuple(int(v) for v in self.rng.integers(0, 256, 3))
+            light_disc = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2] > 128
+            ink.ellipse((0, 0, side - 1, side - 1), fill=(*fill, 255))
+            colour = (20, 20, 20) if light_disc else (250, 250, 250)
+        else:
+            colour = self.ink()
         ink.text(((side - w) / 2 - left, (side - h) / 2 - top), text, font=face, fill=(*colour, 255))
         rotated = layer.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
         ox, oy = round(cx - rotated.size[0] / 2), round(cy - rotated.size[1] / 2)
@@ -264,12 +284,36 @@ def _stack(c: _Canvas, zh: bool, x0: float, y: float, width: float, centred: boo
     for k, text in enumerate(copy):
         px = round(c.height * (rng.uniform(0.07, 0.1) if k == 0 else rng.uniform(0.035, 0.055)))
         font = c.font_for(text)
-        px = c.fit(text, font, px, width)
+        px = c.fit(text, font, px, width * (0.85 if k == 0 else 1.0))
         w, h = c.size_of(text, font, px)
         x = x0 + (width - w) / 2 if centred else x0
+        if k == 0 and rng.random() < 0.25:  # a tilted headline
+            angle = float(rng.choice([-1, 1]) * rng.uniform(4, 18))
+            c.sticker(
+                text,
+                x + w / 2,
+                y + h / 2 + w / 2 * math.sin(math.radians(abs(angle))),
+                px,
+                angle,
+                False,
+                font,
+            )
+            y += h + w * math.sin(math.radians(abs(angle))) + px * 0.6
+            continue
         c.text(text, x, y, px, font)
         y += h + px * rng.uniform(0.6, 1.0)
     return y
+
+
+def _fine_print(c: _Canvas, zh: bool, margin: float) -> None:
+    """A line of small print at the bottom (terms), 12-15 px."""
+    text = (
+        FINE_ZH[int(c.rng.integers(0, len(FINE_ZH)))] if zh else FINE_EN[int(c.rng.integers(0, len(FINE_EN)))]
+    )
+    font = c.font_for(text)
+    px = int(c.rng.integers(12, 16))
+    _w, h = c.size_of(text, font, px)
+    c.text(text, margin, c.height - margin * 0.6 - h, px, font)
 
 
 def _columns(c: _Canvas, zh: bool, y: float, margin: float, columns: int) -> float:
@@ -392,6 +436,8 @@ def render_layout(
             round(height * 0.05),
             float(rng.uniform(-25, 25)),
         )
+    if layout in ("stack", "columns", "row") and rng.random() < 0.35:
+        _fine_print(c, zh, margin)
     return LayoutSample(index, layout, source, multi, tuple(c.lines), c.png())
 
 

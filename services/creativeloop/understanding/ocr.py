@@ -118,6 +118,10 @@ class OcrSettings:
     cls_batch: int = 32
     cls_thresh: float = 0.9
     cls_labels: tuple[str, ...] = ("0", "180")
+    #: Read a crop the classifier turned also the way it was and keep the surer reading (by more
+    #: than this margin); False: rapidocr's behaviour.
+    cls_recheck: bool = True
+    cls_recheck_margin: float = 0.02
     rec_image_shape: tuple[int, int, int] = (3, 48, 320)
     #: rapidocr's recogniser groups: an image's crops, sorted by aspect ratio, padded per group.
     rec_batch: int = 6
@@ -126,12 +130,21 @@ class OcrSettings:
     #: Ad-text clean-up after recognition (`clean_lines`, `merge_fragments`): bullets and icons
     #: are not text, a line the detector cut in two is one line. False: rapidocr's lines as they are.
     clean_lines: bool = True
+    #: Shrink each line's box to the ink inside it (`tighten`): the detector's boxes are padded
+    #: (unclip ratio), by about 40 % of the text height. False: the detector's boxes.
+    tight_boxes: bool = True
     #: "columns": a multi-column layout's columns are read one after another
     #: (`creativeloop.understanding.reading_order`); "rapidocr": its top-to-bottom, left-to-right order.
     reading_order: str = "columns"
     det_model: str = DET_MODEL
     cls_model: str = CLS_MODEL
     rec_model: str = REC_MODEL
+
+    @classmethod
+    def rapidocr(cls) -> OcrSettings:
+        """rapidocr's pipeline exactly: none of the ad-layout steps (tight boxes, re-reading
+        turned crops, clean-up, column order)."""
+        return cls(tight_boxes=False, cls_recheck=False, clean_lines=False, reading_order="rapidocr")
 
 
 def load_dictionary(repository: Path, model: str = REC_MODEL) -> list[str]:
@@ -156,6 +169,7 @@ class _Page:
     boxes: Array | None = None
     crops: list[Array] = field(default_factory=list)
     texts: list[tuple[str, float]] = field(default_factory=list)
+    flipped: list[int] = field(default_factory=list)  # crops the angle classifier turned
 
 
 class OcrPipeline:
@@ -223,6 +237,8 @@ class OcrPipeline:
         with clock("rec"):
             if crops:
                 self._recognise(crops)
+                if self.settings.cls_recheck:
+                    self._recheck_flipped(pages)
             results = [self._result(page) for page in pages]
         return results
 
@@ -292,6 +308,10 @@ class OcrPipeline:
             return
         page.boxes = TextDetector.sorted_boxes(boxes)
         page.crops = [get_rotate_crop_image(page.image, copy.deepcopy(box)) for box in page.boxes]
+        if self.settings.tight_boxes:
+            page.boxes = np.stack(
+                [tighten(box, crop) for box, crop in zip(page.boxes, page.crops, strict=True)]
+            )
 
     def _classify(self, crops: list[tuple[_Page, int]]) -> None:
         """Turn upside-down crops the right way up (rapidocr's TextClassifier, batched across images).
@@ -310,6 +330,7 @@ class OcrPipeline:
                 if "180" in label and score > s.cls_thresh:
                     page, i = crops[row]
                     page.crops[i] = cv2.rotate(page.crops[i], cv2.ROTATE_180)
+                    page.flipped.append(i)
 
     def _recognise(self, crops: list[tuple[_Page, int]]) -> None:
         """CTC-decode every crop, each padded exactly as rapidocr pads it when reading its image alone.
@@ -319,11 +340,44 @@ class OcrPipeline:
         keep those groups per image and only merge groups of equal padded width across images
         into shared calls. The result for an image is then the same alone or in a batch.
         """
+        pages = _group_by_page(crops)
+        reads = self._read_groups([[crops[i][0].crops[crops[i][1]] for i in indices] for indices in pages])
+        texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for indices, group in zip(pages, reads, strict=True):
+            for index, read in zip(indices, group, strict=True):
+                texts[index] = read
+        for (page, _i), read in zip(crops, texts, strict=True):
+            page.texts.append(read)
+
+    def _recheck_flipped(self, pages: Sequence[_Page]) -> None:
+        """Read each crop the angle classifier turned once more the way it was, and keep the
+        reading the recogniser is surer of: the classifier turns short words on a tilted sticker
+        ("¥99" read as "66夫", "No ads" as "spe oN")."""
+        flipped = [(page, i) for page in pages for i in page.flipped]
+        if not flipped:
+            return
+        by_page: dict[int, list[int]] = {}
+        for k, (page, _i) in enumerate(flipped):
+            by_page.setdefault(id(page), []).append(k)
+        groups = list(by_page.values())
+        reads = self._read_groups(
+            [
+                [cv2.rotate(flipped[k][0].crops[flipped[k][1]], cv2.ROTATE_180) for k in group]
+                for group in groups
+            ]
+        )
+        for group, group_reads in zip(groups, reads, strict=True):
+            for k, (text, score) in zip(group, group_reads, strict=True):
+                page, i = flipped[k]
+                if score > page.texts[i][1] + self.settings.cls_recheck_margin:
+                    page.texts[i] = (text, score)
+
+    def _read_groups(self, groups: Sequence[Sequence[Array]]) -> list[list[tuple[str, float]]]:
+        """Text and confidence of every crop of every group (one group per image), padded per image."""
         s = self.settings
         _channels, height, width = s.rec_image_shape
-        by_width: dict[int, list[tuple[int, Array]]] = {}
-        for indices in _group_by_page(crops):
-            images = [crops[i][0].crops[crops[i][1]] for i in indices]
+        by_width: dict[int, list[tuple[tuple[int, int], Array]]] = {}
+        for g, images in enumerate(groups):
             ratios = [img.shape[1] / float(img.shape[0]) for img in images]
             order = [int(k) for k in np.argsort(np.array(ratios))]
             for start in range(0, len(order), s.rec_batch):
@@ -331,8 +385,8 @@ class OcrPipeline:
                 max_ratio = max([width / height] + [ratios[k] for k in members])
                 for k in members:
                     tensor = TextRecognizer.resize_norm_img(self._rec_shape, images[k], max_ratio)
-                    by_width.setdefault(tensor.shape[-1], []).append((indices[k], tensor))
-        texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+                    by_width.setdefault(tensor.shape[-1], []).append(((g, k), tensor))
+        out: list[list[tuple[str, float]]] = [[("", 0.0)] * len(images) for images in groups]
         limit = self._batch_limit(s.rec_model, s.rec_call_batch)
         for rows in by_width.values():
             for start in range(0, len(rows), limit):
@@ -345,10 +399,9 @@ class OcrPipeline:
                         "(blank and space included): labels.txt does not belong to this model",
                     )
                 lines, _words = self._decoder(preds, False)
-                for (index, _tensor), (text, score) in zip(chunk, lines, strict=True):
-                    texts[index] = (str(text), float(score))
-        for (page, _i), read in zip(crops, texts, strict=True):
-            page.texts.append(read)
+                for ((g, k), _tensor), (text, score) in zip(chunk, lines, strict=True):
+                    out[g][k] = (str(text), float(score))
+        return out
 
     def _result(self, page: _Page) -> OcrResult:
         """Map boxes back to the original pixels; drop empty and low-confidence lines (as rapidocr)."""
@@ -396,6 +449,53 @@ def text_area_ratio(lines: Sequence[OcrLine], width: int, height: int) -> float:
     polygons = [np.round(np.array(line.box)).astype(np.int32) for line in lines]
     cv2.fillPoly(mask, polygons, 1)
     return round(float(np.count_nonzero(mask)) / float(width * height), 5)
+
+
+# -- boxes ---------------------------------------------------------------------------------------
+
+
+def ink_extent(crop: Array) -> tuple[float, float, float, float]:
+    """Where the text's ink is in a line crop, as fractions (left, top, right, bottom).
+
+    Otsu splits the crop in two; the ink is the class that touches the crop's border less (the
+    detector pads its boxes with background). Rows and columns count as ink from 4 % of the
+    fullest one; (0, 0, 1, 1) when that leaves nothing sensible.
+    """
+    grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    height, width = grey.shape[:2]
+    if height < 6 or width < 6:
+        return (0.0, 0.0, 1.0, 1.0)
+    _t, binary = cv2.threshold(np.ascontiguousarray(grey), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    border = np.concatenate([binary[0], binary[-1], binary[:, 0], binary[:, -1]])
+    ink = binary if float(border.mean()) < 0.5 else 1 - binary
+    rows = ink.sum(axis=1).astype(np.float64)
+    cols = ink.sum(axis=0).astype(np.float64)
+    if rows.max() <= 0:
+        return (0.0, 0.0, 1.0, 1.0)
+    ys = np.flatnonzero(rows >= 0.04 * rows.max())
+    xs = np.flatnonzero(cols >= 0.04 * cols.max())
+    top, bottom, left, right = ys[0] / height, (ys[-1] + 1) / height, xs[0] / width, (xs[-1] + 1) / width
+    if bottom - top < 0.3 or right - left < 0.3:
+        return (0.0, 0.0, 1.0, 1.0)
+    return (float(left), float(top), float(right), float(bottom))
+
+
+def tighten(box: Array, crop: Array) -> Array:
+    """``box`` (4 points, clockwise from top-left) shrunk to the ink of its crop; unchanged for a
+    vertical line (its crop was turned a quarter) or a crop without a clear ink extent."""
+    points = np.asarray(box, dtype=np.float32)
+    width = max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3]))
+    height = max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2]))
+    if width <= 0 or height / width >= 1.5:
+        return points
+    left, top, right, bottom = ink_extent(crop)
+
+    def at(u: float, v: float) -> Array:
+        upper = points[0] + (points[1] - points[0]) * u
+        lower = points[3] + (points[2] - points[3]) * u
+        return np.asarray(upper + (lower - upper) * v, dtype=np.float32)
+
+    return np.stack([at(left, top), at(right, top), at(right, bottom), at(left, bottom)]).astype(np.float32)
 
 
 # -- ad-text clean-up ----------------------------------------------------------------------------
@@ -502,16 +602,14 @@ def merge_fragments(lines: Sequence[OcrLine]) -> list[OcrLine]:
                     continue
                 overlap = min(a[3], b[3]) - max(a[1], b[1])
                 gap = b[0] - a[2]
-                if overlap < _FRAGMENT_OVERLAP * min(ha, hb) or not -0.3 * ha <= gap <= _FRAGMENT_GAP * ha:
+                if overlap < _FRAGMENT_OVERLAP * min(ha, hb) or not -0.8 * ha <= gap <= _FRAGMENT_GAP * ha:
                     continue
-                if not (_flat(merged[ia].box) and _flat(merged[ib].box)):
-                    continue
+                if b[2] <= a[2] or not (_flat(merged[ia].box) and _flat(merged[ib].box)):
+                    continue  # b inside a, or a tilted line
                 first, second = merged[ia], merged[ib]
-                space = (
-                    " " if gap > 0.25 * ha and first.text[-1:].isascii() and second.text[:1].isascii() else ""
-                )
+                text = _join(first.text, second.text, gap, a[2] - a[0], ha)
                 joined = OcrLine(
-                    first.text + space + second.text,
+                    text,
                     min(first.confidence, second.confidence),
                     _rect_box((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))),
                 )
@@ -521,6 +619,18 @@ def merge_fragments(lines: Sequence[OcrLine]) -> list[OcrLine]:
             if changed:
                 break
     return merged
+
+
+def _join(first: str, second: str, gap: float, first_width: float, height: float) -> str:
+    """The text of two fragments of a line; where the boxes overlap, characters both read once."""
+    if gap < 0 and first:
+        # Characters the overlap can hold, from the first fragment's character width.
+        room = int(-gap / max(1.0, first_width / len(first))) + 1
+        for k in range(min(room, len(first), len(second)), 0, -1):
+            if first[-k:] == second[:k]:
+                return first + second[k:]
+    space = " " if gap > 0.25 * height and first[-1:].isascii() and second[:1].isascii() else ""
+    return first + space + second
 
 
 def _flat(box: Box) -> bool:

@@ -157,7 +157,8 @@ def _column_group(
             break
         # A band on one side only (one column runs longer) joins unless a block break precedes it.
         one_sided = not any(_splits(band, g) for g in joined)
-        if one_sided and end - start > 1 and step > max(1.5 * gutter, 1.8 * spacing):
+        previous = max(line.height for line in bands[end - 1])
+        if one_sided and step > max(1.5 * gutter, 1.2 * previous, 1.8 * spacing):
             break
         gaps = joined
         spacing = max(spacing, step)
