@@ -98,3 +98,21 @@ def test_merge_fragments_joins_a_cut_line_but_not_columns_or_other_sizes() -> No
     assert texts == sorted(["历日爆款", "Kids", "small print"])
     joined = next(m for m in merged if m.text == "历日爆款")
     assert bounding_rect(joined.box) == (10, 10, 130, 40)
+
+
+def test_a_close_simplified_reading_wins_over_a_traditional_form() -> None:
+    import numpy as np
+
+    from creativeloop.understanding.ocr import chinese_classes, prefer_common
+
+    characters = ["满", "减", "減", "5", "A"]
+    rare, common = chinese_classes(characters)
+    assert rare.tolist() == [False, False, True, False, False]
+    assert common.tolist() == [True, True, False, False, False]
+    steps = np.array(
+        [[[0.9, 0.05, 0.03, 0.01, 0.01], [0.0, 0.45, 0.53, 0.01, 0.01], [0.0, 0.01, 0.98, 0.01, 0.0]]]
+    )
+    out = prefer_common(steps, rare, common, share=0.1)
+    assert out[0].argmax(axis=1).tolist() == [0, 1, 2]  # 減 -> 减 where 减 was close; a sure 減 stays
+    assert out[0, 1].max() == steps[0, 1].max()  # the step's confidence is unchanged
+    assert np.array_equal(prefer_common(steps, rare, common, share=0.9)[0].argmax(axis=1), [0, 2, 2])

@@ -123,6 +123,10 @@ class OcrSettings:
     cls_recheck: bool = True
     cls_recheck_margin: float = 0.02
     rec_image_shape: tuple[int, int, int] = (3, 48, 320)
+    #: Where the recogniser's best Chinese character is outside GB 2312 (a traditional or rare
+    #: form, "減" for "减") and a GB 2312 character scores at least this share of it at the same
+    #: step, read the GB 2312 one: ads here are in simplified Chinese. 0: off (rapidocr's reading).
+    prefer_simplified: float = 0.1
     #: rapidocr's recogniser groups: an image's crops, sorted by aspect ratio, padded per group.
     rec_batch: int = 6
     #: Most crops per recogniser call: equal-width groups of all images in a call are merged.
@@ -144,7 +148,13 @@ class OcrSettings:
     def rapidocr(cls) -> OcrSettings:
         """rapidocr's pipeline exactly: none of the ad-layout steps (tight boxes, re-reading
         turned crops, clean-up, column order)."""
-        return cls(tight_boxes=False, cls_recheck=False, clean_lines=False, reading_order="rapidocr")
+        return cls(
+            tight_boxes=False,
+            cls_recheck=False,
+            clean_lines=False,
+            reading_order="rapidocr",
+            prefer_simplified=0.0,
+        )
 
 
 def load_dictionary(repository: Path, model: str = REC_MODEL) -> list[str]:
@@ -201,6 +211,7 @@ class OcrPipeline:
         # CTCLabelDecode inserts the CTC blank and the space into the list it is given: pass a copy.
         self._decoder = CTCLabelDecode(character=list(dictionary))
         self._classes = len(self._decoder.character)
+        self._rare_chinese, self._common_chinese = chinese_classes(self._decoder.character)
         # rapidocr's resize-and-pad steps are methods that read one attribute of their instance.
         self._cls_shape: Any = SimpleNamespace(cls_image_shape=list(s.cls_image_shape))
         self._rec_shape: Any = SimpleNamespace(rec_image_shape=list(s.rec_image_shape))
@@ -398,6 +409,10 @@ class OcrPipeline:
                         f"returns {preds.shape[-1]} classes but the dictionary has {self._classes} "
                         "(blank and space included): labels.txt does not belong to this model",
                     )
+                if s.prefer_simplified > 0:
+                    preds = prefer_common(
+                        preds, self._rare_chinese, self._common_chinese, s.prefer_simplified
+                    )
                 lines, _words = self._decoder(preds, False)
                 for ((g, k), _tensor), (text, score) in zip(chunk, lines, strict=True):
                     out[g][k] = (str(text), float(score))
@@ -449,6 +464,44 @@ def text_area_ratio(lines: Sequence[OcrLine], width: int, height: int) -> float:
     polygons = [np.round(np.array(line.box)).astype(np.int32) for line in lines]
     cv2.fillPoly(mask, polygons, 1)
     return round(float(np.count_nonzero(mask)) / float(width * height), 5)
+
+
+# -- characters ----------------------------------------------------------------------------------
+
+
+def _gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def chinese_classes(characters: Sequence[str]) -> tuple[Array, Array]:
+    """Per recogniser class: a CJK ideograph outside GB 2312 (traditional or rare forms), and one
+    inside it (the simplified characters mainland ads use)."""
+    cjk = [len(ch) == 1 and 0x4E00 <= ord(ch) <= 0x9FFF for ch in characters]
+    common = [c and _gb2312(ch) for c, ch in zip(cjk, characters, strict=True)]
+    rare = np.array([c and not g for c, g in zip(cjk, common, strict=True)], dtype=bool)
+    return rare, np.array(common, dtype=bool)
+
+
+def prefer_common(preds: Array, rare: Array, common: Array, share: float) -> Array:
+    """CTC step probabilities [N, T, C] where each step whose best class is a rare Chinese form
+    and whose best common (GB 2312) character scores at least ``share`` of it reads the common one
+    (the two probabilities swap, so the line's confidence is unchanged)."""
+    best = preds.argmax(axis=2)
+    rows, steps = np.nonzero(rare[best])
+    if len(rows) == 0:
+        return preds
+    out = np.array(preds, copy=True)
+    for n, t in zip(rows, steps, strict=True):
+        step = out[n, t]
+        top = int(best[n, t])
+        alternative = int(np.argmax(np.where(common, step, -1.0)))
+        if step[alternative] >= share * step[top]:
+            step[top], step[alternative] = step[alternative], step[top]
+    return out
 
 
 # -- boxes ---------------------------------------------------------------------------------------
