@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -114,3 +116,99 @@ def test_corrupt_or_unusable_input_is_a_clear_value_error() -> None:
         locate_product(np.zeros((4, 4, 4, 4), np.uint8))
     with pytest.raises(ValueError, match="dtype"):
         locate_product(np.zeros((64, 64, 3), np.int64))
+
+
+# -- ad pictures: text, badges, props, products cut by the frame ------------------------------------
+
+DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def _studio(width: int = 640, height: int = 640) -> np.ndarray:
+    return np.full((height, width, 3), (238, 240, 242), np.uint8)
+
+
+def _dress(canvas: np.ndarray, x0: int, y0: int, height: int) -> np.ndarray:
+    """The drawn dress pasted with its top-left at (x0, y0), ``height`` tall; returns its true mask."""
+    from creativeloop.datasets.cutouts import garment_cutout
+
+    cut = garment_cutout("dress", "Red", seed=1)
+    scale = height / cut.alpha.shape[0]
+    w, h = round(cut.alpha.shape[1] * scale), height
+    pixels = cv2.resize(cut.bgr, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.resize(cut.alpha, (w, h), interpolation=cv2.INTER_AREA)
+    mask = np.zeros(canvas.shape[:2], np.uint8)
+    ys, xs = slice(max(0, y0), y0 + h), slice(max(0, x0), x0 + w)
+    rows, cols = canvas[ys, xs].shape[:2]
+    a = alpha[ys.start - y0 : ys.start - y0 + rows, xs.start - x0 : xs.start - x0 + cols]
+    p = pixels[ys.start - y0 : ys.start - y0 + rows, xs.start - x0 : xs.start - x0 + cols]
+    region = canvas[ys, xs].astype(np.float32)
+    canvas[ys, xs] = np.clip(region * (1 - a[..., None]) + p * a[..., None] + 0.5, 0, 255).astype(np.uint8)
+    mask[ys, xs] = np.where(a >= 0.5, 255, 0)
+    return mask
+
+
+def _write(
+    canvas: np.ndarray, text: str, x: int, y: int, px: int, colour: tuple[int, int, int]
+) -> tuple[tuple[float, float], ...]:
+    """Draw ``text`` (PIL, DejaVu Sans Bold) at (x, y); returns its quad as OCR would give it."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    if not Path(DEJAVU_BOLD).is_file():
+        pytest.skip("fonts-dejavu-core not installed")
+    image = PILImage.fromarray(canvas[..., ::-1])
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(DEJAVU_BOLD, px)
+    left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+    draw.text((x, y), text, font=font, fill=colour[::-1])
+    canvas[:] = np.asarray(image)[..., ::-1]
+    return ((left, top), (right, top), (right, bottom), (left, bottom))
+
+
+def test_text_next_to_the_product_is_left_out_of_the_box() -> None:
+    canvas = _studio()
+    mask = _dress(canvas, 40, 140, 360)  # about 330 px wide
+    quads = [
+        _write(canvas, "SUMMER", 400, 200, 52, (30, 40, 160)),
+        _write(canvas, "SALE 50%", 400, 290, 40, (30, 40, 160)),
+    ]
+    truth = true_box(mask)
+    with_text = locate_product(canvas, text_boxes=quads)
+    assert box_iou(with_text.box, truth) > 0.85
+    x, _y, w, _h = with_text.box
+    assert x + w < 400  # nothing of the copy
+    assert mask_iou(with_text.mask, mask) > 0.8
+
+
+def test_a_badge_over_the_products_corner_is_not_the_product() -> None:
+    canvas = _studio()
+    mask = _dress(canvas, 180, 120, 440)
+    cv2.circle(canvas, (200, 150), 58, (40, 170, 250), -1)  # an orange disc
+    quad = _write(canvas, "-30%", 157, 133, 30, (255, 255, 255))
+    found = locate_product(canvas, text_boxes=[quad])
+    assert box_iou(found.box, true_box(mask)) > 0.85
+    assert found.mask[150, 160] == 0  # the disc left of the dress is background
+
+
+def test_a_product_cut_by_the_frame_keeps_its_pixels_at_the_edge() -> None:
+    canvas = np.full((600, 800, 3), (214, 228, 236), np.uint8)
+    mask = _dress(canvas, -120, 80, 440)  # the left part of the dress is off the picture
+    found = locate_product(canvas)
+    assert box_iou(found.box, true_box(mask)) > 0.85
+    assert found.box[0] == 0  # the box reaches the frame
+    assert mask_iou(found.mask, mask) > 0.8
+
+
+def test_a_small_prop_beside_the_product_is_not_in_the_box() -> None:
+    from creativeloop.datasets.cutouts import garment_cutout
+
+    canvas = _studio(800, 600)
+    mask = _dress(canvas, 100, 80, 440)  # about 405 px wide: x 100..505; the prop 40 px right of it
+    prop = garment_cutout("tee", "Navy", seed=3)
+    small = cv2.resize(prop.bgr, (110, 110), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.resize(prop.alpha, (110, 110), interpolation=cv2.INTER_AREA)[..., None]
+    region = canvas[400:510, 545:655].astype(np.float32)
+    canvas[400:510, 545:655] = np.clip(region * (1 - alpha) + small * alpha, 0, 255).astype(np.uint8)
+    found = locate_product(canvas)
+    x, _y, w, _h = found.box
+    assert x + w < 545 and box_iou(found.box, true_box(mask)) > 0.85

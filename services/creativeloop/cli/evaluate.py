@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from creativeloop.datasets.ad_composites import build_ad_cases
 from creativeloop.datasets.ad_layouts import build_layouts
 from creativeloop.datasets.ad_text import build_set, resolve_fonts, save_set
 from creativeloop.datasets.clips import DEFAULT_DATA_DIR
@@ -217,11 +218,34 @@ def scene(
     "--backgrounds", default=",".join(BACKGROUND_KINDS), show_default=True, help="comma-separated kinds"
 )
 @click.option("--save", type=_PATH, default=None, help="folder to write the worst cases to as JPEG")
+@click.option(
+    "--ads", default=100, show_default=True, help="ad pictures (text, badges, shadows, props); 0: none"
+)
+@click.option(
+    "--ads-seed", default=2026, show_default=True, help="ad pictures' draw (2026 tuned, others fresh)"
+)
+@click.option("--repository", type=_PATH, default=None, help=_REPOSITORY_HELP + ", for the OCR")
 @_SET
-def product_box(which: str, limit: int, seed: int, backgrounds: str, save: Path | None) -> None:
-    """How well product_box finds the product: mean mask IoU and box IoU per background kind."""
+def product_box(
+    which: str,
+    limit: int,
+    seed: int,
+    backgrounds: str,
+    save: Path | None,
+    ads: int,
+    ads_seed: int,
+    repository: Path | None,
+) -> None:
+    """How well product_box finds the product: mean mask IoU and box IoU per background kind, and
+    on ad pictures with the text OCR reads (as the understanding service locates it)."""
+    settings = ModelSettings()
+    if repository is not None:
+        settings = settings.model_copy(update={"repository": repository})
     if which == "test":
-        click.echo(product_box_report.run_test_set().format())
+        client = model_client_from_settings(settings)
+        reader = product_box_report.ocr_text_boxes(OcrPipeline.from_repository(client, settings.repository))
+        click.echo(product_box_report.run_test_set(product_box_report.locate_with(reader)).format())
+        client.close()
         return
     missing = product_box_report.missing()
     if missing:
@@ -232,6 +256,16 @@ def product_box(which: str, limit: int, seed: int, backgrounds: str, save: Path 
     click.echo(product_box_report.report(results))
     if save is not None:
         product_box_report.save_worst(results, save)
+    if ads:
+        client = model_client_from_settings(settings)
+        reader = product_box_report.ocr_text_boxes(OcrPipeline.from_repository(client, settings.repository))
+        click.echo("")
+        click.echo(
+            product_box_report.ad_report(
+                build_ad_cases(ads, ads_seed), product_box_report.locate_with(reader)
+            )
+        )
+        client.close()
 
 
 @evaluate.command("aesthetics")

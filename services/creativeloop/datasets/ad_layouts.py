@@ -354,14 +354,28 @@ def _columns(c: _Canvas, zh: bool, y: float, margin: float, columns: int) -> flo
 
 
 def render_layout(
-    index: int, rng: np.random.Generator, layout: str, background: str, fonts: Sequence[ResolvedFont]
+    index: int,
+    rng: np.random.Generator,
+    layout: str,
+    background: str,
+    fonts: Sequence[ResolvedFont],
+    size: tuple[int, int] | None = None,
+    canvas: tuple[np.ndarray, bool] | None = None,
 ) -> LayoutSample:
-    """One layout of kind ``layout`` on a ``background`` backdrop."""
+    """One layout of kind ``layout`` on a ``background`` backdrop (``size``: the canvas, else
+    drawn from `CANVASES`; ``canvas``: a picture to draw on instead of a backdrop, with whether it
+    is light)."""
     width, height = CANVASES[int(rng.integers(0, len(CANVASES)))]
     if layout == "banner":
         width, height = (1000, 360) if rng.random() < 0.5 else (900, 420)
+    if size is not None:
+        width, height = size
     light = bool(rng.random() < 0.55)
-    pixels, source = backdrop(rng, background, light, width, height)
+    if canvas is not None:
+        pixels, light, source = canvas[0], canvas[1], "given"
+        height, width = pixels.shape[:2]
+    else:
+        pixels, source = backdrop(rng, background, light, width, height)
     c = _Canvas(pixels, rng, fonts, light)
     zh = bool(rng.random() < 0.5) and any(f.spec.cjk for f in fonts)
     margin = width * rng.uniform(0.05, 0.09)
@@ -386,11 +400,11 @@ def render_layout(
         slot = (width - 2 * margin) / len(items)
         for k, text in enumerate(items):
             font = c.font_for(text)
-            size = c.fit(text, font, px, slot * 0.7)
+            item_px = c.fit(text, font, px, slot * 0.7)
             if k == len(items) - 1 and rng.random() < 0.5:
-                c.button(text, margin + k * slot + size * 0.8, y, size, font)
+                c.button(text, margin + k * slot + item_px * 0.8, y, item_px, font)
             else:
-                c.text(text, margin + k * slot, y, size, font)
+                c.text(text, margin + k * slot, y, item_px, font)
     elif layout == "columns":
         multi = True
         head = (ZH_COPY if zh else EN_COPY)[int(rng.integers(0, len(ZH_COPY if zh else EN_COPY)))]

@@ -1,11 +1,15 @@
 """How well `product_box` finds the product: mean mask IoU and box IoU per background kind.
 
-The set is composited from cut-outs whose masks are exact (`creativeloop.datasets.cutouts`:
-drawn garments, a matted plant photo, MPEG-7 silhouettes filled with photo texture, the
-scikit-image horse, the OpenCV logo) on plain, gradient, texture and photo backgrounds, in four
-placements (centred, off-centre, tall, wide). Run::
+Two tuning sets. The cut-out set is composited from cut-outs whose masks are exact
+(`creativeloop.datasets.cutouts`: drawn garments, a matted plant photo, MPEG-7 silhouettes filled
+with photo texture, the scikit-image horse, the OpenCV logo) on plain, gradient, texture and photo
+backgrounds, in four placements (centred, off-centre, tall, wide). The ad set
+(`creativeloop.datasets.ad_composites`) adds copy, badges, drop shadows, props, patterned grounds
+and products cut by the frame; there the product box is located as the understanding service
+locates it, with the boxes of the text OCR reads on the picture. Run::
 
-    creativeloop eval product-box [--limit N]
+    creativeloop eval product-box [--limit N] [--ads 100]
+    creativeloop eval product-box --set test   # the independent test set, aggregates only
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from creativeloop.datasets.ad_composites import GROUNDS, AdCase
+from creativeloop.datasets.ad_composites import PLACEMENTS as AD_PLACEMENTS
 from creativeloop.datasets.cutouts import BACKGROUND_KINDS, PHOTOS, PLACEMENTS, TEXTURES, Case
 from creativeloop.datasets.photos import missing_photos
 from creativeloop.datasets.test_sets import product_boxes
+from creativeloop.understanding.analyzer import words_only
+from creativeloop.understanding.ocr import OcrPipeline
 from creativeloop.understanding.product_box import Image, ProductBox, locate_product
 
 #: Files the whole set needs (besides the cut-outs' own): the report refuses to run without them.
@@ -112,6 +120,44 @@ def report(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def ad_report(cases: Iterator[AdCase], locate: Callable[[Image], ProductBox]) -> str:
+    """Box and mask IoU on the ad pictures (`creativeloop.datasets.ad_composites`), overall and
+    with or without text, badges, props, by shadow, ground and placement."""
+    rows: list[tuple[AdCase, float, float, float]] = []
+    for case in cases:
+        start = time.perf_counter()
+        found = locate(case.image)
+        ms = (time.perf_counter() - start) * 1000.0
+        rows.append((case, box_iou(found.box, true_box(case.mask)), mask_iou(found.mask, case.mask), ms))
+
+    def line(label: str, chosen: list[tuple[AdCase, float, float, float]]) -> str:
+        boxes = np.array([r[1] for r in chosen])
+        masks = np.array([r[2] for r in chosen])
+        return (
+            f"| {label} | {len(chosen)} | {boxes.mean():.3f} | {np.mean(boxes >= 0.8):.0%} "
+            f"| {masks.mean():.3f} | {np.mean([r[3] for r in chosen]):.0f} |"
+        )
+
+    out = [
+        "| ad pictures | n | mean box IoU | box IoU >= 0.8 | mean mask IoU | ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups: list[tuple[str, list[tuple[AdCase, float, float, float]]]] = [
+        ("with text", [r for r in rows if r[0].text]),
+        ("no text", [r for r in rows if not r[0].text]),
+        ("with a badge", [r for r in rows if r[0].badge]),
+        ("with a prop", [r for r in rows if r[0].prop]),
+    ]
+    groups += [
+        (f"{kind} shadow", [r for r in rows if r[0].shadow == kind]) for kind in ("none", "soft", "hard")
+    ]
+    groups += [(f"{g} ground", [r for r in rows if r[0].ground == g]) for g in GROUNDS]
+    groups += [(p, [r for r in rows if r[0].placement == p]) for p in AD_PLACEMENTS]
+    out += [line(label, chosen) for label, chosen in groups if chosen]
+    out.append(line("**all**", rows))
+    return "\n".join(out)
+
+
 def save_worst(results: Sequence[Result], folder: Path, count: int = 12) -> None:
     """The ``count`` lowest-IoU cases as JPEGs: found mask in red, found box in green."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,6 +218,26 @@ def _label_box(box: tuple[int, int, int, int], mask: Image) -> tuple[tuple[int, 
     if c > a and d > b and box_iou(xyxy, reference) > box_iou(xywh, reference):
         return xyxy, "xyxy"
     return xywh, "xywh"
+
+
+TextReader = Callable[[Image], Sequence[Sequence[tuple[float, float]]]]
+
+
+def ocr_text_boxes(pipeline: OcrPipeline) -> TextReader:
+    """What the understanding service gives `locate_product`: the boxes of the lines OCR reads
+    (`words_only`: at least two letters or digits)."""
+
+    def read(image: Image) -> list[Sequence[tuple[float, float]]]:
+        return [line.box for line in words_only(pipeline.read_one(image)).lines]
+
+    return read
+
+
+def locate_with(reader: TextReader | None) -> Callable[[Image], ProductBox]:
+    """`locate_product` as the service calls it: with the text read on the picture, when a reader is given."""
+    if reader is None:
+        return locate_product
+    return lambda image: locate_product(image, text_boxes=reader(image))
 
 
 def run_test_set(locate: Callable[[Image], ProductBox] = locate_product) -> TestSetFigures:

@@ -28,7 +28,7 @@ from creativeloop.v1 import common_pb2
 # The models the analysis calls: what service health checks before it says SERVING.
 REQUIRED_MODELS = ("ocr_det", "ocr_cls", "ocr_rec", "image_classifier", "aesthetics")
 # Bump when the analysis code changes meaning; model changes are covered by the manifest digest.
-ANALYSIS_VERSION = "analysis-1"
+ANALYSIS_VERSION = "analysis-2"
 
 SCENE_TO_PROTO = {
     SceneClass.PLAIN_PRODUCT: common_pb2.SCENE_CLASS_PLAIN_PRODUCT,
@@ -117,7 +117,8 @@ class ImageAnalyzer:
         analyses = []
         for image, text, labels, scene in zip(images, ocr, classes, scenes, strict=True):
             start = time.perf_counter()
-            box = locate_product(image.bgr)
+            # Text and badges read on the picture are not the product (issue 16).
+            box = locate_product(image.bgr, text_boxes=[line.box for line in text.lines])
             start = timer.add("product_box", start)
             evidence = measure_image(
                 image.bgr, scorer=self.aesthetics, text_area_ratio=text.text_area_ratio, ocr_text=text.text

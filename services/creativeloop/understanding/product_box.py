@@ -21,6 +21,7 @@ backgrounds or when nothing stands out), so callers can fall back to the whole i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -186,12 +187,16 @@ def pixel_features(small: Image) -> FloatMap:
 
 
 def background_distance(
-    feats: FloatMap, band: npt.NDArray[np.bool_], clusters: int = 5
+    feats: FloatMap,
+    band: npt.NDArray[np.bool_],
+    clusters: int = 5,
+    where: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[FloatMap, float]:
     """Per-pixel distance to the nearest border appearance cluster, in units of its spread.
 
     Returns the distance map and the border's *plainness* in 0..1 (1 = one flat colour all round),
-    which decides how far the border model is trusted against saliency.
+    which decides how far the border model is trusted against saliency. ``where``: measure only
+    these pixels (the others are 0), to save time.
     """
     dims = feats.shape[-1]
     samples = feats[band].reshape(-1, dims).astype(np.float32)
@@ -200,7 +205,7 @@ def background_distance(
     cv2.setRNGSeed(12345)  # kmeans is seeded from OpenCV's global RNG: fix it for determinism
     _, labels, centres = cv2.kmeans(samples, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
     labels = labels.ravel()
-    flat = feats.reshape(-1, dims)
+    flat = feats.reshape(-1, dims) if where is None else feats[where].reshape(-1, dims)
     stats = []  # (centre, per-dimension spread, Lab spread, share) of each background cluster
     for c in range(k):
         members = samples[labels == c]
@@ -223,7 +228,11 @@ def background_distance(
     for centre, std, _, _ in stats:
         dist = np.sqrt(((((flat - centre) / std) ** 2) * weights).sum(axis=1))
         best = np.minimum(best, dist.astype(np.float32))
-    return best.reshape(feats.shape[:2]), plainness
+    if where is None:
+        return best.reshape(feats.shape[:2]), plainness
+    out = np.zeros(feats.shape[:2], dtype=np.float32)
+    out[where] = best
+    return out, plainness
 
 
 def _superpixels(lab: FloatMap) -> tuple[npt.NDArray[np.int32], int]:
@@ -239,7 +248,7 @@ def _superpixels(lab: FloatMap) -> tuple[npt.NDArray[np.int32], int]:
     return np.asarray(dense, dtype=np.int32), int(dense.max()) + 1
 
 
-def boundary_connectivity(feats: FloatMap) -> FloatMap:
+def boundary_connectivity(feats: FloatMap, foreign: npt.NDArray[np.bool_] | None = None) -> FloatMap:
     """Background-robust saliency on superpixels (Zhu et al., CVPR 2014, "Saliency optimization
     from robust background detection"): a region is background when it is connected to the image
     border by paths of similar appearance, whatever the background's texture or colours."""
@@ -264,7 +273,11 @@ def boundary_connectivity(feats: FloatMap) -> FloatMap:
     )
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     pairs = np.unique(np.sort(pairs, axis=1), axis=0)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[0, :], edge[-1, :], edge[:, 0], edge[:, -1] = True, True, True, True
+    if foreign is not None and np.count_nonzero(edge & ~foreign) >= 0.5 * np.count_nonzero(edge):
+        edge &= ~foreign  # a product cut by the frame is not background
+    border = np.unique(labels[edge])
     first, second = np.triu_indices(len(border), k=1)
     # Border superpixels are linked to each other (Zhu et al.): the background is one region.
     edges = np.concatenate([pairs, np.stack([border[first], border[second]], 1)]).astype(np.int64)
@@ -286,41 +299,202 @@ def boundary_connectivity(feats: FloatMap) -> FloatMap:
     return np.asarray(scores[labels], dtype=np.float32)
 
 
-def foreground_probability(small: Image) -> tuple[FloatMap, float]:
-    """A 0..1 map of how product-like each pixel is, and the border plainness behind it."""
+def foreground_probability(
+    small: Image, text: npt.NDArray[np.bool_] | None = None
+) -> tuple[FloatMap, float, npt.NDArray[np.bool_]]:
+    """A 0..1 map of how product-like each pixel is, the border plainness behind it, and the
+    border pixels that are not background (a product cropped by the frame).
+
+    ``text``: pixels of text and badges (`text_regions`): left out of the background model.
+    """
     h, w = small.shape[:2]
     feats = pixel_features(small)
     band = _border_band((h, w), max(2, round(_BORDER * min(h, w))))
-    dist, plainness = background_distance(feats, band)
+    foreign = foreign_border(feats, band)
+    sample = band & ~foreign
+    if text is not None:
+        sample &= ~text
+    if np.count_nonzero(sample) < 0.3 * np.count_nonzero(band):
+        sample = band
+    dist, plainness = background_distance(feats, sample)
     colour = (1.0 - np.exp(-((dist / _DIST_SCALE) ** 2))).astype(np.float32)
     sal = saliency_map(small)
-    sal = _RBD_WEIGHT * boundary_connectivity(feats) + (1.0 - _RBD_WEIGHT) * sal
+    sal = _RBD_WEIGHT * boundary_connectivity(feats, foreign) + (1.0 - _RBD_WEIGHT) * sal
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     centre = np.exp(-(((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) / (2 * 0.35**2))).astype(np.float32)
     trust = _TRUST_BASE + (1.0 - _TRUST_BASE - 0.1) * plainness  # weight of the border model
     prob = trust * colour + (1.0 - trust) * (0.8 * sal + 0.2 * centre)
-    return np.clip(prob, 0.0, 1.0).astype(np.float32), plainness
+    return np.clip(prob, 0.0, 1.0).astype(np.float32), plainness, foreign
 
 
-def _keep_main_components(mask: Image, prob: FloatMap) -> Image:
+#: A stretch of one side of the frame is the product (cropped by the frame), not background, when
+#: it differs from the other sides' appearance by this many spreads over at least this share of
+#: the side, and background shows at both of its ends.
+_FOREIGN_DISTANCE = 3.0
+_FOREIGN_MIN = 0.08
+_FOREIGN_MARGIN = 0.06
+
+
+def foreign_border(feats: FloatMap, band: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Border-band pixels that belong to a product cut by the frame.
+
+    Each side's band is compared, position by position, with a background model fitted on the
+    other three sides (`background_distance`). A contiguous run that differs is foreign when
+    both ends of the side still look like the rest (a product crossing the edge, not a sky, a
+    floor or a wall reaching a corner).
+    """
+    h, w = band.shape
+    width = max(2, round(_BORDER * min(h, w)))
+    sides = {
+        "top": (slice(0, width), slice(None)),
+        "bottom": (slice(h - width, h), slice(None)),
+        "left": (slice(None), slice(0, width)),
+        "right": (slice(None), slice(w - width, w)),
+    }
+    foreign = np.zeros((h, w), dtype=bool)
+    for name, (rows, cols) in sides.items():
+        others = band.copy()
+        others[rows, cols] = False
+        strip_mask = np.zeros((h, w), dtype=bool)
+        strip_mask[rows, cols] = True
+        dist, _plain = background_distance(feats, others, clusters=4, where=strip_mask)
+        strip = dist[rows, cols]
+        profile = strip.mean(axis=0) if name in ("top", "bottom") else strip.mean(axis=1)
+        length = len(profile)
+        far = profile > _FOREIGN_DISTANCE
+        margin = max(1, round(_FOREIGN_MARGIN * length))
+        runs = np.flatnonzero(np.diff(np.concatenate([[0], far.astype(np.int8), [0]])))
+        for start, stop in zip(runs[::2], runs[1::2], strict=True):
+            if stop - start < _FOREIGN_MIN * length or start < margin or stop > length - margin:
+                continue  # too short, or from a corner: a sky, a floor or a wall, not a crop
+            if name in ("top", "bottom"):
+                foreign[rows, start:stop] = True
+            else:
+                foreign[start:stop, cols] = True
+    return foreign
+
+
+def text_regions(
+    small: Image, boxes: Sequence[Sequence[tuple[float, float]]], scale: float
+) -> npt.NDArray[np.bool_]:
+    """Pixels (at work size) of the given text boxes (input-image pixels, each a quad), grown a
+    little, plus the badge each sits on: a compact region of one colour around the text (a disc
+    or a tag) that a flood from around the box fills without leaking far."""
+    h, w = small.shape[:2]
+    region = np.zeros((h, w), dtype=np.uint8)
+    if not boxes:
+        return region.astype(bool)
+    lab = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2LAB), dtype=np.uint8)
+    for quad in boxes:
+        points = np.asarray(quad, dtype=np.float32) * scale
+        x0, y0 = points.min(axis=0)
+        x1, y1 = points.max(axis=0)
+        line = max(1.0, float(y1 - y0))
+        grow = max(1, round(0.25 * line))
+        polygon = np.round(points).astype(np.int32)
+        drawn = np.zeros((h, w), dtype=np.uint8)
+        cv2.fillPoly(drawn, [polygon], 1)
+        text = np.asarray(cv2.dilate(drawn, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)), dtype=np.uint8)
+        region |= text
+        region |= _badge(lab, text, x0, y0, x1, y1)
+    return region.astype(bool)
+
+
+#: Text whose surroundings score at least this is printed on the product (a label, a logo's
+#: wordmark over it) and stays; text on the background is taken out.
+_TEXT_ON_PRODUCT = 0.5
+#: ... on this share of its ring: text crossing the product's edge is an overlay and goes.
+_TEXT_ENCLOSED = 0.9
+#: ... and text with at least this share of product around it is laid across the product.
+_TEXT_ACROSS = 0.35
+
+
+def _text_off_product(
+    text: npt.NDArray[np.bool_], prob: FloatMap
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The parts of ``text`` that sit on the background (each connected text region whose ring of
+    surrounding pixels is mostly product-like is dropped: it is printed on the product), and of
+    those the ones laid across the product (a fair share of their ring is product-like), which
+    may join the product's parts on either side."""
+    count, labels = cv2.connectedComponents(text.astype(np.uint8), connectivity=8)
+    out = text.copy()
+    across = np.zeros_like(text)
+    for k in range(1, count):
+        region = (labels == k).astype(np.uint8)
+        ring = cv2.dilate(region, np.ones((7, 7), np.uint8)).astype(bool) & ~text
+        share = float(np.mean(prob[ring] >= _TEXT_ON_PRODUCT)) if ring.any() else 0.0
+        if share > _TEXT_ENCLOSED:
+            out[labels == k] = False
+        elif share >= _TEXT_ACROSS:
+            across[labels == k] = True
+    return out, across
+
+
+def _badge(lab: Image, text: Image, x0: float, y0: float, x1: float, y1: float) -> npt.NDArray[np.uint8]:
+    """The one-colour shape around a text box, when it is compact (at most ~3x the box's size)."""
+    h, w = text.shape
+    bw, bh = max(1.0, x1 - x0), max(1.0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    limit = (
+        max(0, int(cx - 1.6 * bw)),
+        max(0, int(cy - 1.6 * max(bh, bw / 2))),
+        min(w, int(cx + 1.6 * bw) + 1),
+        min(h, int(cy + 1.6 * max(bh, bw / 2)) + 1),
+    )
+    ring = np.asarray(cv2.dilate(text, np.ones((5, 5), np.uint8)), dtype=np.uint8) & (1 - text)
+    ys, xs = np.nonzero(ring)
+    if len(xs) == 0:
+        return np.zeros((h, w), dtype=np.uint8)
+    colours = lab[ys, xs].astype(np.float32)
+    median = np.median(colours, axis=0)
+    if float(np.median(np.linalg.norm(colours - median, axis=1))) > 8.0:
+        return np.zeros((h, w), dtype=np.uint8)  # no single colour around the text: no badge
+    similar = (np.linalg.norm(lab.astype(np.float32) - median, axis=2) < 14.0).astype(np.uint8)
+    similar |= text
+    _count, labels = cv2.connectedComponents(similar, connectivity=4)
+    seeds = np.unique(labels[ring > 0])
+    seeds = seeds[seeds > 0]
+    shape = np.isin(labels, seeds)
+    ys, xs = np.nonzero(shape)
+    if len(xs) == 0:
+        return np.zeros((h, w), dtype=np.uint8)
+    inside = xs.min() >= limit[0] and ys.min() >= limit[1] and xs.max() < limit[2] and ys.max() < limit[3]
+    if not inside:  # the colour leaks: it is the background (or the product), not a badge
+        return np.zeros((h, w), dtype=np.uint8)
+    return np.asarray(_fill_holes(shape.astype(np.uint8) * 255) > 0, dtype=np.uint8)
+
+
+#: How far (share of the main component's box) a part of a multi-piece product may lie from it.
+_NEAR = 0.05
+
+
+def _keep_main_components(mask: Image, prob: FloatMap, bridges: npt.NDArray[np.bool_] | None = None) -> Image:
     """The main component (most foreground evidence, not only area) plus the parts of a
-    multi-piece product: components near its box with some size (a pair of shoes, a logo's text)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    multi-piece product: components near its box with some size (a pair of shoes, a logo's text).
+
+    ``bridges``: pixels taken out of the mask (text over the product) that still join the parts
+    on either side of them into one component; they are not put back.
+    """
+    joined = mask if bridges is None else np.where(bridges, 255, mask).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     if count <= 1:
         return mask
-    evidence = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=count)[1:]
+    inside = mask > 0
+    evidence = np.bincount(labels[inside], weights=prob[inside], minlength=count)[1:]
     main = int(np.argmax(evidence)) + 1
-    x, y, w, h, area = (int(v) for v in stats[main])
-    pad_x, pad_y = 0.15 * w + 2, 0.15 * h + 2
+    x, y, w, h, _area = (int(v) for v in stats[main])
+    area = int(np.count_nonzero(inside & (labels == main)))
+    pad_x, pad_y = _NEAR * w + 2, _NEAR * h + 2
     keep = [main]
     for i in range(1, count):
         if i == main:
             continue
-        cx, cy, cw, ch, carea = (int(v) for v in stats[i])
+        cx, cy, cw, ch, _carea = (int(v) for v in stats[i])
+        carea = int(np.count_nonzero(inside & (labels == i)))
         near = cx + cw >= x - pad_x and cx <= x + w + pad_x and cy + ch >= y - pad_y and cy <= y + h + pad_y
         if carea >= 0.5 * area or (near and carea >= 0.01 * area):
             keep.append(i)
-    return np.where(np.isin(labels, keep), 255, 0).astype(np.uint8)
+    return np.where(np.isin(labels, keep) & inside, 255, 0).astype(np.uint8)
 
 
 def _fill_holes(mask: Image) -> Image:
@@ -373,10 +547,16 @@ def _empty(width: int, height: int) -> ProductBox:
 
 
 def locate_product(
-    image: npt.NDArray[np.generic], *, work_size: int = 200, iterations: int = 3
+    image: npt.NDArray[np.generic],
+    *,
+    work_size: int = 200,
+    iterations: int = 3,
+    text_boxes: Sequence[Sequence[tuple[float, float]]] | None = None,
 ) -> ProductBox:
     """Box and mask of the main product in ``image`` (BGR, BGRA or grey; uint8).
 
+    ``text_boxes``: the quads of text read on the picture (`OcrLine.box`, input pixels). Text and
+    the badges it sits on are not the product: they are left out of the mask and the box.
     Nothing found (flat image, or no region separates from the background) gives the whole image
     as the box, an empty mask and confidence 0.
     """
@@ -388,7 +568,12 @@ def locate_product(
     h, w = small.shape[:2]
     if float(small.std()) < 1.0:
         return _empty(width, height)
-    prob, plainness = foreground_probability(small)
+    text = text_regions(small, list(text_boxes or ()), w / float(width)) if text_boxes else None
+    prob, plainness, foreign = foreground_probability(small, text)
+    across = None
+    if text is not None:
+        text, across = _text_off_product(text, prob)
+        prob[text] = 0.0
 
     otsu, _ = cv2.threshold((prob * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = float(np.clip(otsu / 255.0, 0.3, 0.7))
@@ -397,8 +582,10 @@ def locate_product(
     sure_fg = cv2.erode((prob >= max(thr + 0.2, 0.8)).astype(np.uint8), np.ones((3, 3), np.uint8))
     init[sure_fg > 0] = cv2.GC_FGD
     band = _border_band((h, w), max(2, round(0.02 * min(h, w))))
-    init[band & (prob < thr)] = cv2.GC_BGD
+    init[band & ~foreign & (prob < thr)] = cv2.GC_BGD
     init[prob < 0.5 * thr] = cv2.GC_BGD
+    if text is not None:
+        init[text] = cv2.GC_BGD
     if not np.any((init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)):
         return _empty(width, height)
     if np.all((init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)):
@@ -418,7 +605,7 @@ def locate_product(
     fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel), dtype=np.uint8)
     fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_CLOSE, kernel, iterations=2), dtype=np.uint8)
     fg = _trim_shadow(small, fg, plainness)
-    fg = _fill_holes(_keep_main_components(fg, prob))
+    fg = _fill_holes(_keep_main_components(fg, prob, across))
     if not fg.any():
         return _empty(width, height)
 
@@ -450,6 +637,6 @@ def _confidence(prob: FloatMap, fg: npt.NDArray[np.bool_], init: Image, plainnes
     return round(float(np.clip(score, 0.0, 1.0)), 4)
 
 
-def locate_product_bytes(data: bytes, **kwargs: int) -> ProductBox:
+def locate_product_bytes(data: bytes, *, work_size: int = 200, iterations: int = 3) -> ProductBox:
     """`locate_product` on encoded bytes; ValueError on corrupt input."""
-    return locate_product(decode_image(data), **kwargs)
+    return locate_product(decode_image(data), work_size=work_size, iterations=iterations)
