@@ -149,3 +149,41 @@ def test_bad_input_is_a_clear_value_error(repository: Path) -> None:
         scorer.score_features(np.zeros((2, N_FEATURES + 1), np.float32))
     with pytest.raises(ValueError, match="unknown degradation"):
         train.degrade(np.zeros((32, 32, 3), np.uint8), "sepia", 1)
+
+
+def test_framing_features_see_a_subject_cut_by_the_frame() -> None:
+    shot = train.load_photo("product:dress:white")  # centred on white, margins all round
+    framed = feature_dict(shot)
+    h, w = shot.shape[:2]
+    cut = feature_dict(shot[: h // 2, : w // 2].copy())  # the top-left quarter: the dress runs off two sides
+    assert framed["subject_cut"] < 0.05 < cut["subject_cut"]
+    assert cut["subject_edge_area"] > framed["subject_edge_area"]
+    assert cut["saliency_off_frame"] > framed["saliency_off_frame"]
+    assert cut["border_edges"] > framed["border_edges"]
+
+
+def test_clipping_features_tell_burnt_highlights_from_a_white_backdrop() -> None:
+    shot = feature_dict(train.load_photo("product:dress:white"))
+    assert shot["clip_high"] > 0.3  # the studio white is clipped ...
+    assert shot["clip_interior"] < 0.01  # ... but it touches the frame: not a burnt highlight
+    photo = train.load_photo("sklearn:flower.jpg")
+    base = feature_dict(photo)
+    clipped = feature_dict(train.degrade(photo, "clipped_highlights", 3))
+    assert clipped["clip_channel"] > base["clip_channel"] + 0.05
+    assert clipped["highlight_flat"] > base["highlight_flat"]
+    assert clipped["clip_interior"] > base["clip_interior"]
+
+
+def test_new_degradations_keep_the_picture_size_and_get_stronger() -> None:
+    photo = train.load_photo("skimage:coffee.png")
+    for kind in ("clipped_highlights", "crop_zoom"):
+        copies = [train.degrade(photo, kind, level, seed=5) for level in (1, 2, 3)]
+        assert all(c.shape == photo.shape and c.dtype == np.uint8 for c in copies)
+    clipped = [
+        float(np.mean(train.degrade(photo, "clipped_highlights", lv).max(axis=2) >= 250)) for lv in (1, 2, 3)
+    ]
+    assert clipped == sorted(clipped) and clipped[0] > float(np.mean(photo.max(axis=2) >= 250))
+    sharp = [
+        feature_dict(train.degrade(photo, "crop_zoom", lv, seed=5))["sharp_laplacian"] for lv in (1, 2, 3)
+    ]
+    assert sharp == sorted(sharp, reverse=True)  # enlarged more, softer

@@ -53,6 +53,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "saliency_spread",  # weighted spread of saliency around its centroid, / diagonal
     "fill_ratio",  # box of the salient region over the image area
     "saliency_border",  # share of salient mass in the outer 5 % band (subject cut by the frame)
+    "subject_cut",  # share of the frame's edge the salient subject (Otsu mask of saliency) touches
+    "subject_edge_area",  # share of the salient subject's area in the outer 8 % band
+    "saliency_off_frame",  # mean saliency in the outer 5 % band over mean saliency in the centre half
+    "clip_channel",  # share of pixels with any colour channel at >= 250
+    "clip_interior",  # clipped (luma >= 250) pixels in regions not touching the frame: on the subject
+    "highlight_flat",  # share of the brightest 5 % of pixels that are clipped flat (lost detail)
+    "border_edges",  # edge density in the outer 5 % band over the whole picture's (busy cut edges)
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -118,13 +125,13 @@ def blockiness(grey: npt.NDArray[np.float32]) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def _composition(bgr: Image) -> tuple[float, float, float, float, float]:
+def _composition(bgr: Image) -> tuple[float, ...]:
     sal = saliency_map(bgr).astype(np.float64)
     h, w = sal.shape
     diag = math.hypot(w, h)
     total = float(sal.sum())
     if total <= 1e-9:
-        return (0.0, 0.0, 0.5, 1.0, 0.0)
+        return (0.0, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0, 1.0)
     yy, xx = np.mgrid[0:h, 0:w]
     cx = float((sal * xx).sum() / total)
     cy = float((sal * yy).sum() / total)
@@ -141,7 +148,57 @@ def _composition(bgr: Image) -> tuple[float, float, float, float, float]:
     band = max(1, round(0.05 * min(h, w)))
     inner = float(sal[band:-band, band:-band].sum()) if h > 2 * band and w > 2 * band else 0.0
     border = (total - inner) / total
-    return (thirds / diag, centre / diag, spread / diag, fill, border)
+    return (thirds / diag, centre / diag, spread / diag, fill, border, *_framing(sal, salient))
+
+
+def _framing(sal: npt.NDArray[np.float64], salient: Image) -> tuple[float, float, float]:
+    """Is the subject cut by the frame? (share of the frame's edge the salient mask touches, share
+    of the mask's area in the outer 8 % band, border-band saliency over centre saliency)."""
+    h, w = salient.shape
+    edge = np.concatenate([salient[0], salient[-1], salient[1:-1, 0], salient[1:-1, -1]])
+    cut = float(np.count_nonzero(edge)) / float(max(1, edge.size))
+    band = max(1, round(0.08 * min(h, w)))
+    area = float(np.count_nonzero(salient))
+    inner = float(np.count_nonzero(salient[band:-band, band:-band])) if h > 2 * band and w > 2 * band else 0.0
+    edge_area = (area - inner) / area if area else 0.0
+    thin = max(1, round(0.05 * min(h, w)))
+    ring = np.ones((h, w), dtype=bool)
+    ring[thin:-thin, thin:-thin] = False
+    centre = sal[h // 4 : h - h // 4, w // 4 : w - w // 4]
+    off_frame = float(sal[ring].mean()) / max(float(centre.mean()), 1e-6)
+    return (cut, edge_area, min(off_frame, 4.0))
+
+
+def _border_edges(edges: npt.NDArray[np.bool_]) -> float:
+    """Edge density in the outer 5 % band over the whole picture's: a framed subject leaves calm
+    margins, a crop runs busy structure into the frame (capped at 3)."""
+    h, w = edges.shape
+    band = max(1, round(0.05 * min(h, w)))
+    ring = np.ones((h, w), dtype=bool)
+    ring[band:-band, band:-band] = False
+    overall = float(edges.mean())
+    if overall <= 1e-6:
+        return 1.0
+    return min(3.0, float(edges[ring].mean()) / overall)
+
+
+def _clipping(bgr: Image, grey8: Image) -> tuple[float, float, float]:
+    """Clipped highlights: any channel at the top, clipped areas away from the frame (a white studio
+    backdrop touches the frame, a burnt-out highlight on the subject does not), and how much of
+    the brightest 5 % is flat white."""
+    channel = float(np.count_nonzero(bgr.max(axis=2) >= 250)) / float(grey8.size)
+    clipped = (grey8 >= 250).astype(np.uint8)
+    interior = 0.0
+    if clipped.any():
+        _count, labels = cv2.connectedComponents(clipped, connectivity=8)
+        touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        inside = (labels > 0) & ~np.isin(labels, touching)
+        interior = float(np.count_nonzero(inside)) / float(grey8.size)
+    top = float(np.percentile(grey8.astype(np.float32), 95.0))
+    bright = grey8 >= top
+    brightest = int(np.count_nonzero(bright))
+    flat = float(np.count_nonzero(bright & (grey8 >= 250))) / float(max(1, brightest))
+    return (channel, interior, flat)
 
 
 def features(image: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
@@ -177,6 +234,8 @@ def features(image: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
         blockiness(native_grey),
         brisque / 100.0,
         *_composition(small),
+        *_clipping(small, np.asarray(grey8, dtype=np.uint8)),
+        _border_edges(magnitude > 20.0),
     )
     vector = np.asarray(values, dtype=np.float32)
     if vector.shape != (N_FEATURES,) or not np.all(np.isfinite(vector)):

@@ -71,7 +71,8 @@ def build(ctx: BuildContext) -> BuildResult:
         Measurement(
             "held-out images",
             str(len(held.photo)),
-            f"{len(train.HELD_OUT_PHOTOS)} photos x (original + 21 copies)",
+            f"{len(train.HELD_OUT_PHOTOS)} photos x "
+            f"(original + {len(train.DEGRADATIONS) * train.LEVELS} copies)",
         ),
         Measurement(
             "score max abs diff, ONNX vs LightGBM (0..100 scale)", fmt(float(abs(exported - native).max()))
@@ -90,15 +91,16 @@ def build(ctx: BuildContext) -> BuildResult:
     ]
     return BuildResult(
         config=_config(len(FEATURE_NAMES)),
-        summary="Picture quality 0..100 from sharpness, exposure, contrast, colour, noise, BRISQUE, framing.",
+        summary="Picture quality 0..100 from sharpness, exposure, clipped highlights, contrast, colour, "
+        "noise, BRISQUE, framing (a subject cut by the frame).",
         licence="Apache-2.0 (trained by the project from sample photos shipped by Debian opencv-doc, "
         "scikit-image and scikit-learn; see their copyright files)",
         packages=dict(p.split("==", 1) for p in packages),
         how_built=(
-            f"features of {len(train.TRAIN_PHOTOS)} training photos and product shots and of 7 degradations "
-            "x 3 levels of each (creativeloop.training.aesthetics)",
+            f"features of {len(train.TRAIN_PHOTOS)} training photos and product shots and of "
+            f"{len(train.DEGRADATIONS)} degradations x 3 levels of each (creativeloop.training.aesthetics)",
             "LightGBM lambdarank, one query per (photo, degradation) chain plus one cross-photo query per "
-            f"degradation; {train.NUM_ROUNDS} rounds, 4 leaves, one thread, deterministic, seed {ctx.seed}",
+            f"degradation; {train.NUM_ROUNDS} rounds, 10 leaves, one thread, deterministic, seed {ctx.seed}",
             f"calibration: 100 * sigmoid((raw - {ranker.calibration.centre}) / {ranker.calibration.scale}) "
             "(median training original -> 80, median level-3 copy -> 20), appended as ONNX nodes",
             "onnxmltools.convert_lightgbm (opset 15, ai.onnx.ml TreeEnsembleRegressor)",
