@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
+from creativeloop.datasets.ad_layouts import render_layout
 from creativeloop.datasets.ad_text import (
     EN_COPY,
     ZH_COPY,
@@ -50,7 +51,7 @@ from creativeloop.understanding.scene import CLASSES, Floats, Pixels, SceneClass
 TRAIN, TEST = "train", "test"
 SPLITS = (TRAIN, TEST)
 #: Images per class and split in the default set.
-COUNTS = {TRAIN: 110, TEST: 40}
+COUNTS = {TRAIN: 150, TEST: 40}
 SEED = 20261101
 
 
@@ -138,6 +139,8 @@ LOOKS = ("Striped", "Plaid", "Floral", "", "Printed")
 def missing_sources() -> list[str]:
     """Every listed photo that is not installed: the set (and its figures) differ without them."""
     refs = {ref.partition("@")[0] for roles in SOURCES.values() for refs in roles.values() for ref in refs}
+    refs |= {ref for refs in SHAPE_TEXTURES.values() for ref in refs}
+    refs |= {f"opencv-doc:shape/data/shape_sample/{n}.png" for shapes in SHAPES.values() for n in shapes}
     refs |= {
         "opencv-doc:alphamat/input_images/plant.jpg",
         "opencv-doc:alphamat/output_mattes/plant_result.png",
@@ -254,22 +257,50 @@ def _crop_to(pixels: Pixels, alpha: Floats) -> Cutout:
 
 
 def product(rng: np.random.Generator, split: str) -> Cutout:
-    """A product cut-out: mostly garments; also a matted plant (train) or a round fruit (test)."""
+    """A product cut-out: mostly garments; also a matted plant (train) or a round fruit (test), and
+    MPEG-7 silhouettes filled with real photo texture (train and test use different shapes)."""
     pick = rng.random()
-    if pick < 0.15 and split == TRAIN:
+    if pick < 0.12 and split == TRAIN:
         image = read_photo("opencv-doc:alphamat/input_images/plant.jpg")
         matte = read_photo("opencv-doc:alphamat/output_mattes/plant_result.png")
         if image is not None and matte is not None:
             return _crop_to(image, matte[..., 0].astype(np.float32) / 255.0)
-    if pick < 0.25:
+    if pick < 0.22:
         fruit = read_photo("opencv-doc:data/apple.jpg" if split == TRAIN else "opencv-doc:data/orange.jpg")
         if fruit is not None:
             alpha = np.zeros(fruit.shape[:2], np.float32)
             h, w = fruit.shape[:2]
             cv2.ellipse(alpha, (w // 2, h // 2), (int(w * 0.36), int(h * 0.38)), 0, 0, 360, 1.0, -1)
             return _crop_to(fruit, np.asarray(cv2.GaussianBlur(alpha, (0, 0), 2), np.float32))
+    if pick < 0.45:
+        shaped = _shape_product(rng, split)
+        if shaped is not None:
+            return shaped
     pixels, alpha = garment(rng, split)
     return _crop_to(pixels, alpha)
+
+
+#: MPEG-7 silhouettes (opencv-doc shape samples) and photo textures that fill them, per split.
+SHAPES = {TRAIN: (1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 19), TEST: (4, 6, 8, 10, 12, 14, 16, 18, 20)}
+SHAPE_TEXTURES = {
+    TRAIN: ("opencv-doc:data/orange.jpg", "skimage:chelsea.png", "opencv-doc:data/board.jpg"),
+    TEST: ("opencv-doc:data/butterfly.jpg", "skimage:coffee.png"),
+}
+
+
+def _shape_product(rng: np.random.Generator, split: str) -> Cutout | None:
+    shape = SHAPES[split][int(rng.integers(0, len(SHAPES[split])))]
+    mask = read_photo(f"opencv-doc:shape/data/shape_sample/{shape}.png")
+    textures = [t for t in SHAPE_TEXTURES[split] if read_photo(t) is not None]
+    if mask is None or not textures:
+        return None
+    texture = read_photo(textures[int(rng.integers(0, len(textures)))])
+    assert texture is not None
+    grey = cv2.cvtColor(mask, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape
+    fill = cv2.resize(texture, (w, h), interpolation=cv2.INTER_AREA)
+    alpha = np.asarray(cv2.GaussianBlur((grey > 127).astype(np.float32), (0, 0), 0.7), np.float32)
+    return _crop_to(np.ascontiguousarray(fill), alpha)
 
 
 def _jitter(image: Pixels, rng: np.random.Generator) -> Pixels:
@@ -297,7 +328,8 @@ def _pick(rng: np.random.Generator, role: str, split: str) -> tuple[str, Pixels]
 
 
 def make_plain(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
-    if rng.random() < 0.12:
+    pick = rng.random()
+    if pick < 0.1:
         _ref, photo = _pick(rng, "plain", split)
         scale = rng.uniform(0.7, 1.0)
         canvas = np.full((height, width, 3), photo[2, 2], np.uint8)
@@ -305,10 +337,38 @@ def make_plain(rng: np.random.Generator, split: str, width: int, height: int) ->
         cut = Cutout(photo, np.ones(photo.shape[:2], np.float32))
         return paste(canvas, cut, side, width / 2, height / 2, shadow=False)
     canvas = _plain_background(rng, width, height)
-    side = round(min(width, height) * rng.uniform(0.45, 0.88))
-    cx = width / 2 + rng.uniform(-0.08, 0.08) * width
-    cy = height / 2 + rng.uniform(-0.08, 0.08) * height
-    return paste(canvas, product(rng, split), side, cx, cy, shadow=bool(rng.random() < 0.6))
+    if pick < 0.22:  # a set of two or three products side by side
+        count = int(rng.integers(2, 4))
+        side = round(min(width / count, height) * rng.uniform(0.6, 0.85))
+        for k in range(count):
+            cx = width * (k + 0.5) / count + rng.uniform(-0.04, 0.04) * width
+            canvas = paste(canvas, product(rng, split), side, cx, height * rng.uniform(0.45, 0.55), True)
+        return canvas
+    side = round(min(width, height) * rng.uniform(0.4, 0.9))
+    cx = width / 2 + rng.uniform(-0.15, 0.15) * width
+    cy = height / 2 + rng.uniform(-0.12, 0.12) * height
+    canvas = paste(canvas, product(rng, split), side, cx, cy, shadow=bool(rng.random() < 0.6))
+    if rng.random() < 0.2:  # a small brand name or price under the product: still a product shot
+        canvas = _small_label(rng, canvas)
+    return canvas
+
+
+def _small_label(rng: np.random.Generator, canvas: Pixels) -> Pixels:
+    fonts = list(_fonts())
+    if not fonts:
+        return canvas
+    height, width = canvas.shape[:2]
+    text = str(rng.choice(["NEW", "¥199", "$29.99", "BRAND", "Cotton", "新品", "100% Cotton"]))
+    choices = [f for f in fonts if f.spec.cjk] if any(ord(c) > 0x2E80 for c in text) else fonts
+    font = choices[int(rng.integers(0, len(choices)))] if choices else fonts[0]
+    image = Image.fromarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(image)
+    px = max(12, round(height * rng.uniform(0.03, 0.05)))
+    face = load_font(font, px)
+    x = width * rng.uniform(0.05, 0.6)
+    y = height * rng.uniform(0.86, 0.92)
+    draw.text((x, y), text, font=face, fill=(40, 40, 40))
+    return np.asarray(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), dtype=np.uint8)
 
 
 def make_lifestyle(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
@@ -364,6 +424,95 @@ def _fonts() -> tuple[ResolvedFont, ...]:
 
 
 def make_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
+    pick = rng.random()
+    if pick < 0.3:
+        return _layout_poster(rng, split, width, height)
+    if pick < 0.45:
+        return _giant_word_poster(rng, split, width, height)
+    if pick < 0.6:
+        return _panel_poster(rng, split, width, height)
+    return _copy_poster(rng, split, width, height)
+
+
+def _decode_png(data: bytes) -> Pixels:
+    return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), dtype=np.uint8)
+
+
+def _layout_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
+    """A whole ad layout (stacked copy, columns, a row of prices, a sticker) on a backdrop or a photo."""
+    layout = str(rng.choice(["stack", "columns", "row", "badge", "columns"]))
+    if rng.random() < 0.3:
+        _ref, photo = _pick(rng, "backdrop", split)
+        base = cover(_jitter(photo, rng), width, height, rng).astype(np.float32)
+        light = bool(rng.random() < 0.5)
+        scrim = 255.0 if light else 0.0
+        base = base * 0.35 + scrim * 0.65
+        sample = render_layout(0, rng, layout, "solid", list(_fonts()), canvas=(base.astype(np.uint8), light))
+    else:
+        background = str(rng.choice(["solid", "gradient", "noise", "photo"]))
+        sample = render_layout(0, rng, layout, background, list(_fonts()), size=(width, height))
+    return _decode_png(sample.png)
+
+
+def _giant_word_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
+    """One or two huge words (a sale, a price), maybe with a small product."""
+    light = bool(rng.random() < 0.5)
+    canvas, _source = backdrop(rng, str(rng.choice(["solid", "gradient", "noise"])), light, width, height)
+    if rng.random() < 0.35:
+        side = round(min(width, height) * rng.uniform(0.2, 0.35))
+        canvas = paste(canvas, product(rng, split), side, width * 0.78, height * 0.75, shadow=False)
+    fonts = list(_fonts())
+    image = Image.fromarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(image)
+    words = ["SALE", "50%", "-70%", "NEW", "HOT", "OFF", "¥99", "$19", "特卖", "五折", "新品", "清仓", "秒杀"]
+    y = height * rng.uniform(0.08, 0.3)
+    for _ in range(int(rng.integers(1, 3))):
+        text = words[int(rng.integers(0, len(words)))]
+        cjk = any(ord(ch) > 0x2E80 for ch in text)
+        choices = [f for f in fonts if f.spec.cjk or not cjk] or fonts
+        font = choices[int(rng.integers(0, len(choices)))]
+        px = round(height * rng.uniform(0.2, 0.38))
+        face = load_font(font, px)
+        while px > 20 and draw.textlength(text, font=face) > width * 0.9:
+            px = int(px * 0.9)
+            face = load_font(font, px)
+        x = (width - draw.textlength(text, font=face)) / 2
+        colour = pick_colour(rng, not light)
+        draw.text((x, y), text, font=face, fill=(colour[2], colour[1], colour[0]))
+        y += px * 1.15
+    return np.asarray(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), dtype=np.uint8)
+
+
+def _panel_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
+    """A picture on one side and a coloured text panel on the other (a split layout)."""
+    vertical = width >= height
+    share = rng.uniform(0.4, 0.55)
+    canvas = np.zeros((height, width, 3), np.uint8)
+    if vertical:
+        pw, ph = round(width * share), height
+    else:
+        pw, ph = width, round(height * share)
+    kind = SceneClass.PLAIN_PRODUCT if rng.random() < 0.5 else SceneClass.LIFESTYLE
+    picture = MAKERS[kind](rng, split, pw, ph)
+    panel_w, panel_h = (width - pw, height) if vertical else (width, height - ph)
+    light = bool(rng.random() < 0.5)
+    panel, _source = backdrop(rng, str(rng.choice(["solid", "gradient"])), light, panel_w, panel_h)
+    sample = render_layout(0, rng, "stack", "solid", list(_fonts()), canvas=(panel, light))
+    text_panel = _decode_png(sample.png)
+    first = rng.random() < 0.5
+    if vertical:
+        if first:
+            canvas[:, :pw], canvas[:, pw:] = picture, text_panel
+        else:
+            canvas[:, : width - pw], canvas[:, width - pw :] = text_panel, picture
+    elif first:
+        canvas[:ph], canvas[ph:] = picture, text_panel
+    else:
+        canvas[: height - ph], canvas[height - ph :] = text_panel, picture
+    return canvas
+
+
+def _copy_poster(rng: np.random.Generator, split: str, width: int, height: int) -> Pixels:
     light = bool(rng.random() < 0.5)
     kind = str(rng.choice(["solid", "gradient", "noise", "photo"]))
     canvas, _source = backdrop(rng, kind, light, width, height)
@@ -424,6 +573,8 @@ def make_collage(rng: np.random.Generator, split: str, width: int, height: int) 
         if x1 - x0 < 16 or y1 - y0 < 16:
             continue
         kind = _TILE_KINDS[int(rng.integers(0, len(_TILE_KINDS)))]
+        if rng.random() < 0.12:  # now and then a tile of copy
+            kind = SceneClass.TEXT_POSTER
         canvas[y0:y1, x0:x1] = MAKERS[kind](rng, split, x1 - x0, y1 - y0)
     return canvas
 

@@ -132,7 +132,12 @@ def scene_classifier(repository: Path | None, model: Path) -> tuple[SceneClassif
         settings = settings.model_copy(update={"repository": repository})
     client = model_client_from_settings(settings)
     ocr = OcrPipeline.from_repository(client, settings.repository)
-    combiner = LightGBMCombiner(model) if model.is_file() else _Untrained()
+    combiner: LightGBMCombiner | _Untrained = _Untrained()
+    if model.is_file():
+        try:
+            combiner = LightGBMCombiner(model)
+        except ValueError:  # trained on other features: extraction needs none, training replaces it
+            pass
     return SceneClassifier.from_repository(client, settings.repository, combiner=combiner, ocr=ocr), client
 
 

@@ -6,9 +6,11 @@ small LightGBM model the project trains itself (`creativeloop train scene`):
 
 - **background uniformity**: how plain the border band is (Lab spread, share near its median
   colour) and how much of the picture differs from it (the product's footprint);
-- **text**: the OCR's text-area ratio, line and character counts and tallest line (posters are
-  mostly text), over lines with a letter or digit;
-- **people**: the frontal-face Haar cascade (Debian ``opencv-data``) and skin-tone share;
+- **text**: the OCR's text-area ratio, line and character counts, tallest line, area of large
+  lines, extent of all lines and summed line heights (posters are mostly text, and big), over
+  lines with a letter or digit;
+- **people**: the frontal-face Haar and profile-face LBP cascades (Debian ``opencv-data``), the
+  skin-tone share and its largest connected region;
 - **saliency spread**: spectral-residual saliency, its area, spread and offset from the centre;
 - **edges and texture**: edge density overall, in the centre and in the border, the share of
   grid cells with texture (close-ups are texture edge to edge), Laplacian energy, colourfulness;
@@ -42,7 +44,7 @@ from creativeloop.kit.images import ImageRejected, decode_image
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.image_classifier import MODEL as CLASSIFIER_MODEL
 from creativeloop.kit.models.image_classifier import prepare_image, read_labels
-from creativeloop.understanding.ocr import OcrPipeline, OcrResult, text_area_ratio
+from creativeloop.understanding.ocr import OcrLine, OcrPipeline, OcrResult, text_area_ratio
 
 Pixels: TypeAlias = npt.NDArray[np.uint8]
 Floats: TypeAlias = npt.NDArray[np.float32]
@@ -51,6 +53,7 @@ Floats: TypeAlias = npt.NDArray[np.float32]
 WORK_SIDE = 384
 FACE_SIDE = 384
 HAAR_DIR = Path("/usr/share/opencv4/haarcascades")  # Debian package opencv-data
+PROFILE_CASCADE = "/usr/share/opencv4/lbpcascades/lbpcascade_profileface.xml"
 #: The trained combiner shipped with the package (LightGBM text format).
 DEFAULT_MODEL = Path(__file__).with_name("models") / "scene.txt"
 COMBINER_MODEL = "scene_classifier"
@@ -105,6 +108,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "cls_text",  # classifier: mass on text-like classes (web site, menu, book jacket...)
     "cls_place",  # classifier: mass on place classes (shops, rooms, buildings, landscapes)
     "cls_texture",  # classifier: mass on texture classes (wool, velvet, honeycomb...)
+    "text_big_area",  # OCR: union of boxes of lines taller than 4 % of the image / image area
+    "text_extent",  # OCR: box around all lines / image area (text spread over the picture)
+    "text_height_share",  # OCR: summed line heights / image height (capped at 2)
+    "profile_faces",  # profile faces (LBP cascade) found (capped at 4)
+    "skin_blob",  # largest connected skin-tone region / image area
 )
 
 
@@ -357,7 +365,7 @@ def grid_signals(work: Pixels) -> dict[str, float]:
 
 @lru_cache(maxsize=4)
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    path = HAAR_DIR / name
+    path = name if name.startswith("/") else HAAR_DIR / name
     cascade = cv2.CascadeClassifier(str(path))
     if cascade.empty():
         raise FileNotFoundError(f"no Haar cascade at {path} (install the Debian package opencv-data)")
@@ -365,20 +373,32 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 def people_signals(image: Pixels) -> dict[str, float]:
-    """Frontal faces (Haar, on a FACE_SIDE copy) and the share of skin-coloured pixels."""
+    """Frontal (Haar) and profile (LBP) faces on a FACE_SIDE copy, and skin-coloured pixels: their
+    share and their largest connected region (a face, an arm)."""
     small = resize_long(image, FACE_SIDE)
     grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
     area = float(grey.shape[0] * grey.shape[1])
     faces = _cascade("haarcascade_frontalface_alt2.xml").detectMultiScale(
         grey, scaleFactor=1.1, minNeighbors=5, minSize=(20, 20)
     )
+    profiles = _cascade(PROFILE_CASCADE).detectMultiScale(
+        grey, scaleFactor=1.1, minNeighbors=4, minSize=(20, 20)
+    )
     largest = max((float(w * h) for _x, _y, w, h in faces), default=0.0)
     ycrcb = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)
     skin = cv2.inRange(ycrcb, (40, 138, 77), (240, 173, 127))
+    blob = 0.0
+    count, _labels, stats, _c = cv2.connectedComponentsWithStats(
+        cv2.morphologyEx(skin, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), connectivity=8
+    )
+    if count > 1:
+        blob = float(stats[1:, cv2.CC_STAT_AREA].max()) / area
     return {
         "faces": float(min(len(faces), 4)),
         "face_area": largest / area,
         "skin_share": float(np.count_nonzero(skin)) / area,
+        "profile_faces": float(min(len(profiles), 4)),
+        "skin_blob": blob,
     }
 
 
@@ -396,12 +416,27 @@ def text_signals(ocr: OcrResult) -> dict[str, float]:
     ratio = (
         ocr.text_area_ratio if len(lines) == len(ocr.lines) else text_area_ratio(lines, ocr.width, ocr.height)
     )
+    height = max(1, ocr.height)
+    tall = [line for line in lines if _line_height(line) / height >= 0.04]
+    extent = 0.0
+    if lines:
+        xs = [x for line in lines for x, _y in line.box]
+        ys = [y for line in lines for _x, y in line.box]
+        extent = (max(xs) - min(xs)) * (max(ys) - min(ys)) / float(max(1, ocr.width) * height)
     return {
         "text_area_ratio": ratio,
         "text_lines_log": math.log1p(len(lines)),
         "text_chars_log": math.log1p(sum(len(line.text) for line in lines)),
         "text_line_height": tallest,
+        "text_big_area": text_area_ratio(tall, ocr.width, ocr.height) if tall else 0.0,
+        "text_extent": min(1.0, extent),
+        "text_height_share": min(2.0, sum(_line_height(line) for line in lines) / height),
     }
+
+
+def _line_height(line: OcrLine) -> float:
+    ys = [y for _x, y in line.box]
+    return max(ys) - min(ys)
 
 
 def classifier_signals(probabilities: Floats, groups: Sequence[npt.NDArray[np.intp]]) -> dict[str, float]:
