@@ -331,3 +331,170 @@ def markdown(report: dict[str, Any]) -> str:
 def to_json(report: dict[str, Any]) -> str:
     """The report as JSON (any dataclass in it as an object)."""
     return json.dumps(report, indent=1, default=lambda o: asdict(o))
+
+
+# ------------------------------------------------------------------------------- test set
+#
+# The independent shot test set (`creativeloop.datasets.test_sets.shots`) was written apart from
+# the detectors; it is scored here and reported in aggregate only (never per clip), so that it
+# cannot be tuned on. Its rules: a cut matches a detection within `tolerance` frames of its
+# `frame`, a fade or dissolve one within [start - tolerance, end + tolerance]; one detection per
+# boundary (a second one in the same span is a false positive); detections inside `ignore` spans
+# are dropped; a detection within `tolerance` frames of a flash is a flash cut.
+
+GRADUAL = ("fade", "dissolve")
+
+
+@dataclass
+class ShotTally:
+    """Aggregate counts over test clips."""
+
+    counts: Counts = field(default_factory=Counts)
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
+    flashes: int = 0
+    flashes_cut: int = 0
+    flash_detections: int = 0
+
+    def recall(self, kinds: Sequence[str]) -> float:
+        hits = [h for kind in kinds for h in self.by_kind.get(kind, [])]
+        return sum(hits) / len(hits) if hits else 1.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.counts.summary(),
+            "gradual_recall": round(self.recall(GRADUAL), 4),
+            "recall_by_kind": {k: round(self.recall([k]), 4) for k in sorted(self.by_kind)},
+            "boundaries_by_kind": {k: len(v) for k, v in sorted(self.by_kind.items())},
+            "flashes": self.flashes,
+            "flashes_cut": self.flashes_cut,
+            "detections_at_flashes": self.flash_detections,
+        }
+
+
+def match_windows(detected: Sequence[int], windows: Sequence[Span]) -> tuple[set[int], list[int]]:
+    """Maximum one-to-one matching of detections (points) to windows (inclusive intervals).
+
+    Detections in frame order each take the unused window that contains them and ends first,
+    which is optimal for points and intervals. Returns matched window indices and the detections
+    left over (false positives)."""
+    used: set[int] = set()
+    unmatched: list[int] = []
+    for frame in sorted(detected):
+        open_ = [i for i, (lo, hi) in enumerate(windows) if i not in used and lo <= frame <= hi]
+        if open_:
+            used.add(min(open_, key=lambda i: (windows[i][1], windows[i][0])))
+        else:
+            unmatched.append(frame)
+    return used, unmatched
+
+
+def score_test_clip(
+    detected: Sequence[int],
+    boundaries: Sequence[tuple[str, int, int, int]],
+    events: Sequence[tuple[str, int, int]],
+    ignore: Sequence[Span],
+    tolerance: int,
+    tally: ShotTally,
+) -> None:
+    """Add one clip to `tally`: `boundaries` are (kind, frame, start, end), `events` (kind, start, end)."""
+    kept = [d for d in detected if not any(lo <= d <= hi for lo, hi in ignore)]
+    windows = [
+        (frame - tolerance, frame + tolerance)
+        if kind not in GRADUAL
+        else (start - tolerance, end + tolerance)
+        for kind, frame, start, end in boundaries
+    ]
+    matched, unmatched = match_windows(kept, windows)
+    tally.counts.add(Counts(len(matched), len(unmatched), len(boundaries) - len(matched)))
+    for i, (kind, *_rest) in enumerate(boundaries):
+        tally.by_kind.setdefault(kind, []).append(int(i in matched))
+    for kind, start, end in events:
+        if kind != "flash":
+            continue
+        tally.flashes += 1
+        near = [d for d in kept if start - tolerance <= d <= end + tolerance]
+        tally.flashes_cut += int(bool(near))
+        tally.flash_detections += len(near)
+
+
+def run_test_set(tolerance: int = 2, budget_s: float | None = None) -> dict[str, Any]:
+    """Our segmentation and PySceneDetect's ContentDetector on the independent shot test set, and
+    the SummarizeVideo pipeline's speed on the same clips against PySceneDetect's own detection.
+
+    Aggregate figures only: the set is for reporting, never for tuning."""
+    from creativeloop.datasets.test_sets import shots as shot_set
+
+    settings = VideogenSettings()
+    pipeline = VideoPipeline(settings)
+    budget = budget_s if budget_s is not None else settings.default_budget_s
+    ours, reference = ShotTally(), ShotTally()
+    clips = 0
+    source_s = summarize_s = detect_s = 0.0
+    ratios: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="creativeloop-shots-test-") as tmp:
+        for case in shot_set.iter_cases():
+            clips += 1
+            data = shot_set.encode(case.frames, case.fps)
+            path = Path(tmp) / "clip.mp4"
+            path.write_bytes(data)
+            boundaries = [(b.kind, b.frame, b.start, b.end) for b in case.boundaries]
+            events = [(e.kind, e.start, e.end) for e in case.events]
+            ignore = list(case.ignore)
+            score_test_clip(our_boundaries(data, pipeline), boundaries, events, ignore, tolerance, ours)
+            tick = time.perf_counter()
+            detected = pyscenedetect_boundaries(path)
+            detect_clip = time.perf_counter() - tick
+            score_test_clip(detected, boundaries, events, ignore, tolerance, reference)
+            tick = time.perf_counter()
+            summary = pipeline.summarize(data, budget)
+            summarize_clip = time.perf_counter() - tick
+            duration = summary.understanding.analysis.duration_s
+            source_s += duration
+            summarize_s += summarize_clip
+            detect_s += detect_clip
+            ratios.append(duration / summarize_clip)
+    return {
+        "set": "test",
+        "clips": clips,
+        "tolerance_frames": tolerance,
+        "detector": settings.hard_cut_detector,
+        "ours": ours.summary(),
+        "pyscenedetect_content_detector": reference.summary(),
+        "speed": {
+            "budget_s": budget,
+            "source_s": round(source_s, 2),
+            "summarize_s": round(summarize_s, 3),
+            "pyscenedetect_s": round(detect_s, 3),
+            "summarize_x_real_time": round(source_s / summarize_s, 2) if summarize_s else 0.0,
+            "summarize_x_real_time_min": round(min(ratios), 2) if ratios else 0.0,
+            "summarize_x_real_time_max": round(max(ratios), 2) if ratios else 0.0,
+            "summarize_over_pyscenedetect": round(summarize_s / detect_s, 2) if detect_s else 0.0,
+        },
+    }
+
+
+def markdown_test_set(report: dict[str, Any]) -> str:
+    """The test-set report: aggregate figures only."""
+    lines = [
+        f"Independent shot test set: {report['clips']} clips; tolerance {report['tolerance_frames']} "
+        f"frames; hard-cut detector: {report['detector']}.",
+        "",
+        "| system | boundaries | P / R / F1 | gradual recall | recall by kind | flashes cut |",
+        "|---|---:|---|---:|---|---|",
+    ]
+    for name, key in (("ours", "ours"), ("PySceneDetect ContentDetector", "pyscenedetect_content_detector")):
+        s = report[key]
+        lines.append(
+            f"| {name} | {s['tp'] + s['fn']} | {s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} "
+            f"| {s['gradual_recall']:.3f} | {s['recall_by_kind']} | {s['flashes_cut']} of {s['flashes']} |"
+        )
+    speed = report["speed"]
+    lines += [
+        "",
+        f"SummarizeVideo pipeline ({speed['budget_s']:g} s budget, 9:16): {speed['summarize_s']} s for "
+        f"{speed['source_s']} s of video = {speed['summarize_x_real_time']}x real time (per clip "
+        f"{speed['summarize_x_real_time_min']}-{speed['summarize_x_real_time_max']}x); "
+        f"PySceneDetect detect {speed['pyscenedetect_s']} s; SummarizeVideo / PySceneDetect = "
+        f"{speed['summarize_over_pyscenedetect']}x.",
+    ]
+    return "\n".join(lines)
