@@ -7,6 +7,7 @@ aspect ratio, so the stream stage runs it once per product video and `plan` + `r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -83,20 +84,7 @@ class VideoPipeline:
             max_fps=settings.max_fps,
         )
         self.segment = SegmentConfig(
-            hard_cut_detector=settings.hard_cut_detector,
-            content_threshold=settings.content_threshold,
-            adaptive_threshold=settings.adaptive_threshold,
-            adaptive_min_content=settings.adaptive_min_content,
-            histogram_threshold=settings.histogram_threshold,
-            fade_detector=settings.fade_detector,
-            fade_threshold=settings.fade_threshold,
-            dissolve_detector=settings.dissolve_detector,
-            dissolve_low=settings.dissolve_low,
-            dissolve_high=settings.dissolve_high,
-            min_shot_s=settings.min_shot_s,
-            flash_filter=settings.flash_filter,
-            flash_max_s=settings.flash_max_s,
-            flash_similarity=settings.flash_similarity,
+            **{f.name: getattr(settings, f.name) for f in dataclasses.fields(SegmentConfig)}
         )
         self.analysis = AnalysisConfig(
             width=settings.analysis_width,

@@ -1,40 +1,57 @@
-"""Shot segmentation: PySceneDetect detectors plus dissolve detection and a flash filter.
+"""Shot segmentation: PySceneDetect's interface, with detectors for fades, dissolves and flashes.
 
-Frames are streamed once, at analysis size, through:
+Frames are streamed once, at analysis size, through detectors that all implement PySceneDetect's
+`SceneDetector` interface (`process_frame`, `post_process`, per-frame metrics in a
+`StatsManager`, which `ShotDetector.save_metrics` writes as CSV for tuning):
 
-- a PySceneDetect hard-cut detector (`AdaptiveDetector` by default: it compares each frame's
-  change with its neighbours', which keeps fast camera motion from reading as cuts; or
-  `ContentDetector` / `HistogramDetector`);
-- PySceneDetect's `ThresholdDetector` for fades through black;
-- our own twin-comparison dissolve detector (Zhang, Kankanhalli & Smoliar, "Automatic
-  partitioning of full-motion video", 1993): a run of moderate frame-to-frame changes whose
-  accumulated change is large is a gradual transition, *if* its middle frame is a pixel-wise blend
-  of the frames around it (a pan or a passing object is not, so it is not taken for a dissolve);
-- a flash filter: a boundary inside a short burst whose frames before and after match (camera
-  flash, strobe, a white frame) is dropped.
+- a PySceneDetect hard-cut detector (`AdaptiveDetector` by default, `ContentDetector` or
+  `HistogramDetector`) proposes cuts;
+- `FadeDetector`: fades through a solid picture, black *or* white, with or without hold frames,
+  one boundary per fade: the contrast falls to nothing and comes back; only a change of picture
+  across the dip is a boundary (a dip that returns to the same picture is a flash or a blink);
+- `DissolveDetector`: a dissolve is locally linear in time: a frame is the mean of its neighbours
+  `k` frames away while the picture changes a lot. Peaks of that "linear change" are grown into
+  spans, and a span is a dissolve if its middle is a blend of its two ends and the ends are
+  different pictures even after aligning them (a pan, a zoom or a lighting ramp is linear too,
+  but its ends are the same picture shifted or brightened). Two dissolves in a row are two peaks;
+- `FlashDetector`: a sudden brightening (or darkening) after which the same picture returns
+  within `flash_max_s`; decaying flashes included. Cuts inside a flash are dropped.
 
-Boundaries closer than the minimum shot length are merged. Each frame keeps only a 256-bin
-HSV histogram and a 32x18 grey thumbnail, so memory stays small for long videos.
+Every proposed hard cut is then checked (`verify_cut`): if the picture after it is the picture
+before it, aligned (motion), brightened (lighting, flash) or with only a part of the frame changed
+(a caption popping in, an object passing), or if the picture before returns within
+`flash_max_s`, it is not a cut. Pictures are compared on 64x36 grey thumbnails by normalised
+cross-correlation, after a global shift search (`structure_similarity`) and per block
+(`unchanged_share`), so both the comparison and the memory per frame (2.3 kB) stay small.
+
+Boundaries closer than the minimum shot length are merged.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from scenedetect import FrameTimecode, SceneDetector
-from scenedetect.detectors import AdaptiveDetector, ContentDetector, HistogramDetector, ThresholdDetector
+from scenedetect import FrameTimecode, SceneDetector, StatsManager
+from scenedetect.detectors import AdaptiveDetector, ContentDetector, HistogramDetector
 
 from creativeloop.videogen.media import Frame
 
 BoundaryKind = Literal["cut", "fade", "dissolve"]
 HardCutDetector = Literal["adaptive", "content", "histogram", "none"]
-_THUMB = (32, 18)
 Floats = npt.NDArray[np.float32]
+#: Thumbnail size (width, height) every comparison works on.
+THUMB = (64, 36)
+#: Below this grey-level standard deviation a thumbnail is a solid picture (no structure).
+_FLAT = 2.5
 
 
 @dataclass(frozen=True)
@@ -47,22 +64,45 @@ class SegmentConfig:
     adaptive_min_content: float = 15.0
     histogram_threshold: float = 0.2
     fade_detector: bool = True
-    fade_threshold: float = 12.0
+    #: A fade's darkest (or brightest) frame keeps at most this share of the contrast around it.
+    fade_depth: float = 0.2
     dissolve_detector: bool = True
-    dissolve_low: float = 0.06
-    dissolve_high: float = 0.45
+    #: Smallest change (grey levels, 2k frames apart) at the peak of a dissolve.
+    dissolve_change: float = 8.0
+    #: Largest residual of the local linear fit, as a share of the change.
+    dissolve_linearity: float = 0.22
+    #: Largest residual of the blend fit of a dissolve's middle, as a share of the change.
+    dissolve_blend: float = 0.45
+    #: Pictures at least this similar (aligned NCC) are the same shot.
+    same_picture: float = 0.6
     min_shot_s: float = 0.25
     flash_filter: bool = True
-    flash_max_s: float = 0.3
-    flash_similarity: float = 0.35
+    flash_max_s: float = 0.6
+    #: Share of the frame's blocks that must be unchanged for a proposed cut to be a local change.
+    local_change: float = 0.45
+    max_transition_s: float = 2.0
 
 
 @dataclass(frozen=True)
 class DetectedBoundary:
-    """A boundary: `frame` is the first frame of the new shot."""
+    """A boundary: `frame` is the first frame of the new shot (the middle of a gradual one)."""
 
     frame: int
     kind: BoundaryKind
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A span of frames `start`..`end` (inclusive) that a detector found, and what it is."""
+
+    start: int
+    end: int
+    kind: str
+    boundary: bool
+
+    @property
+    def middle(self) -> int:
+        return (self.start + self.end + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -86,50 +126,487 @@ def colour_histogram(frame: Frame) -> Floats:
     return (hist / total if total else hist).astype(np.float32)
 
 
-def histogram_distance(a: Floats, b: Floats) -> float:
-    """Half the L1 distance: 0 for equal histograms, 1 for disjoint ones."""
-    return 0.5 * float(np.abs(a - b).sum())
+# ------------------------------------------------------------------- picture comparisons
 
 
-def _hard_cut_detector(config: SegmentConfig, min_frames: int) -> SceneDetector | None:
+def thumbnail(frame: Frame) -> npt.NDArray[np.uint8]:
+    """The 64x36 grey thumbnail of a BGR frame (area-averaged: noise and fine motion fade)."""
+    small = cv2.resize(frame, THUMB, interpolation=cv2.INTER_AREA)
+    return np.asarray(small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+
+
+def hue_histogram(small: Frame) -> tuple[Floats, float]:
+    """16-bin hue histogram weighted by saturation, summing to 1, and the mean saturation."""
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    hue = hsv[..., 0].ravel().astype(np.int64) * 16 // 180
+    weights = hsv[..., 1].ravel().astype(np.float64)
+    hist = np.bincount(hue, weights=weights, minlength=16).astype(np.float32)
+    total = float(hist.sum())
+    return (hist / total if total > 0 else hist), float(weights.mean())
+
+
+def hue_distance(a: tuple[Floats, float], b: tuple[Floats, float]) -> float:
+    """Half the L1 distance of two `hue_histogram`s; NaN when either picture is nearly grey."""
+    if min(a[1], b[1]) < 20.0:
+        return math.nan
+    return 0.5 * float(np.abs(a[0] - b[0]).sum())
+
+
+def _template(a: Floats, search: float) -> tuple[Floats, int, int]:
+    height, width = a.shape
+    tw, th = round(width * (1 - 2 * search)), round(height * (1 - search))
+    x0, y0 = (width - tw) // 2, (height - th) // 2
+    return a[y0 : y0 + th, x0 : x0 + tw], x0, y0
+
+
+def structure_similarity(a: Floats, b: Floats, search: float = 0.125) -> float:
+    """Normalised cross-correlation of `a`'s centre inside `b`, best over shifts of up to `search`
+    of the width (and half that vertically): 1 for the same picture moved, brightened or
+    darkened; NaN when either is a solid picture."""
+    template, _, _ = _template(a, search)
+    if float(template.std()) < _FLAT or float(b.std()) < _FLAT:
+        return math.nan
+    return float(cv2.matchTemplate(b, template, cv2.TM_CCOEFF_NORMED).max())
+
+
+def _shift(a: Floats, b: Floats, search: float) -> tuple[int, int]:
+    """Where `a`'s centre sits best in `b` (dx, dy), by normalised cross-correlation."""
+    template, x0, y0 = _template(a, search)
+    scores = cv2.matchTemplate(b, template, cv2.TM_CCOEFF_NORMED)
+    _, _, _, (x, y) = cv2.minMaxLoc(scores)
+    return x - x0, y - y0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How alike two thumbnails are once aligned: `similarity` of the whole picture (NCC, NaN for
+    a solid picture), `detail` of its fine structure (NCC of the high-pass pictures) and
+    `texture`, the weaker picture's high-pass energy (grey levels; low means `detail` is noise)."""
+
+    similarity: float
+    detail: float
+    texture: float
+    #: Distance of the saturation-weighted hue histograms (0..1; NaN when either is nearly grey).
+    hue: float = math.nan
+
+    def same(self, threshold: float) -> bool:
+        """The same picture: alike as a whole, in its detail where there is texture, and in its
+        colours where there are colours (a flash or a lighting change keeps the hues)."""
+        if not self.similarity >= threshold:
+            return False
+        if self.hue > 0.4:
+            return False
+        return self.texture < 1.0 or self.detail >= 0.3
+
+
+def compare(a: Floats, b: Floats, search: float = 0.125) -> Comparison:
+    """`structure_similarity`, then the NCC of the two pictures' detail at the best shift: a
+    reframing of a smooth picture (an orange, a sky) keeps the coarse shading but not the detail."""
+    similarity = structure_similarity(a, b, search)
+    if math.isnan(similarity):
+        return Comparison(similarity, math.nan, 0.0)
+    dx, dy = _shift(a, b, search)
+    height, width = a.shape
+    ha, hb = _detail(a), _detail(b)
+    w, h = width - abs(dx), height - abs(dy)
+    pa = ha[max(0, -dy) : max(0, -dy) + h, max(0, -dx) : max(0, -dx) + w][2:-2, 2:-2]
+    pb = hb[max(0, dy) : max(0, dy) + h, max(0, dx) : max(0, dx) + w][2:-2, 2:-2]
+    pa, pb = pa - pa.mean(), pb - pb.mean()
+    energy = math.sqrt(float((pa * pa).sum()) * float((pb * pb).sum()))
+    detail = float((pa * pb).sum()) / energy if energy > 1e-6 else math.nan
+    return Comparison(similarity, detail, min(float(pa.std()), float(pb.std())))
+
+
+def _detail(a: Floats) -> Floats:
+    return np.asarray(a - cv2.GaussianBlur(a, (0, 0), 1.5), np.float32)
+
+
+def unchanged_share(a: Floats, b: Floats, search: float = 0.125, grid: tuple[int, int] = (4, 3)) -> float:
+    """Share of `a`'s textured blocks whose detail is found unchanged in `b` (NCC of the high-pass
+    pictures >= 0.5 after the global shift, +-1 pixel): near 1 when only a caption or a passing
+    object changed, near 0 after a cut (NaN when no block has texture)."""
+    height, width = a.shape
+    dx, dy = _shift(a, b, search)
+    da, db = _detail(a), _detail(b)
+    bw, bh = width // grid[0], height // grid[1]
+    same = total = 0
+    for row in range(grid[1]):
+        for col in range(grid[0]):
+            x, y = col * bw, row * bh
+            block = da[y : y + bh, x : x + bw]
+            if float(block.std()) < 1.0:
+                continue  # a smooth block says nothing
+            x1, y1 = x + dx - 1, y + dy - 1
+            if x1 < 0 or y1 < 0 or x1 + bw + 2 > width or y1 + bh + 2 > height:
+                continue  # moved out of the frame
+            total += 1
+            window = db[y1 : y1 + bh + 2, x1 : x1 + bw + 2]
+            if float(cv2.matchTemplate(window, block, cv2.TM_CCOEFF_NORMED).max()) >= 0.5:
+                same += 1
+    return same / total if total else math.nan
+
+
+def blend_residual(before: Floats, middle: Floats, after: Floats) -> tuple[float, float]:
+    """Fit `middle` ~ (1 - alpha) * before + alpha * after; returns (alpha, residual / change),
+    with residual and change as mean absolute grey levels."""
+    direction = after - before
+    norm = float((direction * direction).sum())
+    change = float(np.abs(direction).mean())
+    if norm < 1e-6 or change < 1e-6:
+        return 0.0, math.inf
+    alpha = float(np.clip(((middle - before) * direction).sum() / norm, 0.0, 1.0))
+    residual = float(np.abs(middle - before - alpha * direction).mean())
+    return alpha, residual / change
+
+
+# ------------------------------------------------------------------------ frame signals
+
+
+class FrameSignals:
+    """What the detectors keep of every frame: a grey thumbnail, its mean and its contrast.
+
+    One store is shared by the detectors of a `ShotDetector` (each frame is measured once); a
+    detector used alone (`scenedetect.detect(path, FadeDetector())`) keeps its own.
+    """
+
+    def __init__(self) -> None:
+        self.thumbs: list[npt.NDArray[np.uint8]] = []
+        self.hues: list[tuple[Floats, float]] = []
+        self.mean: list[float] = []
+        self.std: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.thumbs)
+
+    def add(self, index: int, frame: Frame) -> None:
+        """Measure frame `index` unless it already is (frames come in order from 0)."""
+        if index < len(self.thumbs):
+            return
+        if index != len(self.thumbs):
+            raise ValueError(f"frame {index} after {len(self.thumbs) - 1}: frames must come in order")
+        small = cv2.resize(frame, THUMB, interpolation=cv2.INTER_AREA)
+        if small.ndim == 2:
+            thumb, hues = small, (np.zeros(16, np.float32), 0.0)
+        else:
+            thumb, hues = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), hue_histogram(small)
+        mean, std = cv2.meanStdDev(thumb)
+        self.thumbs.append(np.asarray(thumb, np.uint8))
+        self.hues.append(hues)
+        self.mean.append(float(mean[0, 0]))
+        self.std.append(float(std[0, 0]))
+
+    def grey(self, index: int) -> Floats:
+        return self.thumbs[index].astype(np.float32)
+
+    def compare(self, a: int, b: int, search: float = 0.125) -> Comparison:
+        result = compare(self.grey(a), self.grey(b), search)
+        return dataclasses.replace(result, hue=hue_distance(self.hues[a], self.hues[b]))
+
+    def flat(self, index: int) -> bool:
+        return self.std[index] < _FLAT
+
+
+class _SignalDetector(SceneDetector):  # type: ignore[misc]
+    """A PySceneDetect detector that reads the shared `FrameSignals` and records metrics."""
+
+    METRICS: tuple[str, ...] = ()
+
+    def __init__(self, config: SegmentConfig, signals: FrameSignals | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.signals = signals if signals is not None else FrameSignals()
+        self.transitions: list[Transition] = []
+        self._fps = 25.0
+
+    def get_metrics(self) -> list[str]:
+        return list(self.METRICS)
+
+    def process_frame(self, timecode: FrameTimecode, frame_img: npt.NDArray[Any]) -> list[FrameTimecode]:
+        index = timecode.frame_num
+        self._fps = float(timecode.frame_rate or 25)
+        self.signals.add(index, frame_img)
+        self._measure(index, timecode)
+        return []
+
+    def _measure(self, index: int, timecode: FrameTimecode) -> None:
+        """Per-frame metrics (recorded in the stats manager when there is one)."""
+
+    def _record(self, index: int, timecode: FrameTimecode, values: dict[str, float]) -> None:
+        if self.stats_manager is not None:
+            self.stats_manager.set_metrics(FrameTimecode(index, timecode.frame_rate), values)
+
+    def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
+        self._fps = float(timecode.frame_rate or 25)
+        self.transitions = self.find()
+        return [FrameTimecode(t.middle, timecode.frame_rate) for t in self.transitions if t.boundary]
+
+    def find(self) -> list[Transition]:
+        raise NotImplementedError
+
+    def frames(self, seconds: float) -> int:
+        return max(1, round(seconds * self._fps))
+
+
+# ------------------------------------------------------------------------------ fades
+
+
+class FadeDetector(_SignalDetector):
+    """Fades through a solid picture (black, white or any flat colour), holds included.
+
+    A dip is a run of frames whose contrast is at most `fade_depth` of the contrast around it,
+    grown while the contrast keeps falling before it and rising after it; the frames just outside
+    are the pictures faded from and to. A dip between different pictures is one "fade" boundary
+    (at its middle); a dip back to the same picture is not a boundary.
+    """
+
+    METRICS = ("luma_mean", "luma_std")
+
+    def _measure(self, index: int, timecode: FrameTimecode) -> None:
+        self._record(
+            index, timecode, {"luma_mean": self.signals.mean[index], "luma_std": self.signals.std[index]}
+        )
+
+    def find(self) -> list[Transition]:
+        std = self.signals.std
+        n = len(std)
+        longest = self.frames(self.config.max_transition_s)
+        reach = self.frames(1.0)
+        found: list[Transition] = []
+        t = 0
+        while t < n:
+            around = max(std[max(0, t - reach) : t + reach + 1])
+            if not (std[t] <= max(_FLAT, self.config.fade_depth * around) and around > 4 * _FLAT):
+                t += 1
+                continue
+            low = t
+            while t + 1 < n and std[t + 1] <= max(_FLAT, self.config.fade_depth * around):
+                t += 1
+            high = t
+            t += 1
+            if high - low > self.frames(3.0):
+                continue  # a long flat stretch is a shot of its own (a title card, a dark scene)
+            start, end = low, high
+            while start > 0 and low - start < longest and std[start - 1] > std[start] + 0.2:
+                start -= 1
+            while end + 1 < n and end - high < longest and std[end + 1] > std[end] + 0.2:
+                end += 1
+            if start == 0 or end == n - 1:
+                continue  # fading in at the start or out at the end of the video
+            before, after = start - 1, end + 1
+            same = self.signals.compare(before, after).same(self.config.same_picture)
+            found.append(Transition(start, end, "fade", not same))
+            t = max(t, end + 1)
+        return found
+
+
+# -------------------------------------------------------------------------- dissolves
+
+
+class DissolveDetector(_SignalDetector):
+    """Dissolves (cross-fades), also back to back and under motion, by local linearity.
+
+    Per frame t, with k = 2: change C = mean |F(t+k) - F(t-k)| and residual
+    R = mean |F(t) - (F(t-k) + F(t+k)) / 2|; a frame is "linear" when R <= `dissolve_linearity` * C.
+    Peaks of C among linear frames (C >= `dissolve_change`) are grown into spans while frames stay
+    linear and keep a quarter of the peak's change. A span is a dissolve when its middle frames are
+    blends of the frames just outside it (residual <= `dissolve_blend` of their difference) and
+    those two are different pictures even aligned (a pan, a zoom or a lighting ramp is linear too).
+    """
+
+    METRICS = ("blend_change", "blend_residual")
+    K = 2
+
+    def __init__(self, config: SegmentConfig, signals: FrameSignals | None = None) -> None:
+        super().__init__(config, signals)
+        self.change: list[float] = []
+        self.residual: list[float] = []
+
+    def _measure(self, index: int, timecode: FrameTimecode) -> None:
+        k = self.K
+        t = index - k
+        while len(self.change) < max(0, t):  # the first k frames have no metric
+            self.change.append(0.0)
+            self.residual.append(0.0)
+        if t < k:
+            return
+        a, m, b = self.signals.grey(t - k), self.signals.grey(t), self.signals.grey(t + k)
+        change = float(np.abs(b - a).mean())
+        residual = float(np.abs(m - 0.5 * (a + b)).mean())
+        self.change.append(change)
+        self.residual.append(residual)
+        self._record(t, timecode, {"blend_change": change, "blend_residual": residual})
+
+    def _linear(self, t: int, floor: float) -> bool:
+        return self.change[t] >= floor and self.residual[t] <= self.config.dissolve_linearity * self.change[t]
+
+    def find(self) -> list[Transition]:
+        k, n = self.K, len(self.change)
+        longest = self.frames(self.config.max_transition_s)
+        linear = [self._linear(t, self.config.dissolve_change) for t in range(n)]
+        peaks = [
+            t
+            for t in range(n)
+            if linear[t]
+            and all(
+                self.change[t] >= self.change[u] for u in range(max(0, t - 3), min(n, t + 4)) if linear[u]
+            )
+        ]
+        found: list[Transition] = []
+        claimed = -1
+        for peak in peaks:
+            if peak <= claimed:
+                continue
+            floor = max(0.25 * self.change[peak], 0.5 * self.config.dissolve_change)
+            low = high = peak
+            while low - 1 >= k and peak - low < longest and self._near_linear(low - 1, floor):
+                low -= 1
+            while high + 1 < n and high - peak < longest and self._near_linear(high + 1, floor):
+                high += 1
+            start, end = low - k + 1, high + k - 1
+            before, after = start - 1, end + 1
+            if before < 0 or after >= len(self.signals):
+                continue
+            if any(self.signals.flat(i) for i in range(before, after + 1)):
+                continue  # through a solid picture: a fade, FadeDetector's
+            is_dissolve = self._is_dissolve(before, start, end, after)
+            found.append(Transition(start, end, "dissolve", is_dissolve))
+            claimed = high
+        return found
+
+    def _near_linear(self, t: int, floor: float) -> bool:
+        # Inside a span, tolerate the looser fit of an eased dissolve's ends and of motion.
+        return (
+            self.change[t] >= floor
+            and self.residual[t] <= 1.6 * self.config.dissolve_linearity * self.change[t]
+        )
+
+    def _is_dissolve(self, before: int, start: int, end: int, after: int) -> bool:
+        p, q = self.signals.grey(before), self.signals.grey(after)
+        if float(np.abs(q - p).mean()) < self.config.dissolve_change:
+            return False
+        alike = self.signals.compare(before, after)
+        if math.isnan(alike.similarity) or alike.same(self.config.same_picture):
+            return False  # from or to a solid picture (a fade's), or no change of picture
+        length = end - start + 1
+        alphas = []
+        for share in (0.25, 0.5, 0.75):
+            m = start + min(length - 1, round(share * (length - 1)))
+            alpha, residual = blend_residual(p, self.signals.grey(m), q)
+            if residual > self.config.dissolve_blend:
+                return False
+            alphas.append(alpha)
+        return alphas[0] <= alphas[1] + 0.1 and alphas[1] <= alphas[2] + 0.1 and alphas[2] - alphas[0] > 0.15
+
+
+# ----------------------------------------------------------------------------- flashes
+
+
+class FlashDetector(_SignalDetector):
+    """Flashes: a sudden jump in brightness after which the picture before comes back within
+    `flash_max_s` (a camera flash, a strobe, a white frame; decaying ones too). Not boundaries:
+    `ShotDetector` drops proposed cuts inside them."""
+
+    METRICS = ("luma_jump",)
+
+    def _measure(self, index: int, timecode: FrameTimecode) -> None:
+        jump = self.signals.mean[index] - self.signals.mean[index - 1] if index else 0.0
+        self._record(index, timecode, {"luma_jump": jump})
+
+    def find(self) -> list[Transition]:
+        mean, n = self.signals.mean, len(self.signals)
+        longest = self.frames(self.config.flash_max_s)
+        found: list[Transition] = []
+        t = 1
+        while t < n:
+            jump = mean[t] - mean[t - 1]
+            steady = t < 2 or abs(mean[t - 1] - mean[t - 2]) < 0.25 * abs(jump)
+            if abs(jump) < 15.0 or not steady or self.signals.std[t - 1] < 4 * _FLAT:
+                t += 1  # a flash jumps from a steady picture, not from a fade's ramp
+                continue
+            end = self.flash_end(t - 1, t, longest)
+            if end is None:
+                t += 1
+                continue
+            found.append(Transition(t, end, "flash", False))
+            t = end + 1
+        return found
+
+    def flash_end(self, before: int, start: int, longest: int) -> int | None:
+        """The last frame of a burst starting at `start` if the picture of `before` returns."""
+        signals = self.signals
+        sign = 1.0 if signals.mean[start] >= signals.mean[before] else -1.0
+        for after in range(start + 1, min(len(signals), start + longest + 1)):
+            # The burst is over when the brightness is back near the level before it.
+            if sign * (signals.mean[after] - signals.mean[before]) > 0.35 * abs(
+                signals.mean[start] - signals.mean[before]
+            ):
+                continue
+            if not signals.compare(before, after).same(self.config.same_picture):
+                return None
+            # The burst is over; a decaying flash's tail still fades towards the level before it.
+            end = after - 1
+            while (
+                end + 2 < len(signals)
+                and end + 1 - start < longest
+                and sign * (signals.mean[end + 1] - signals.mean[end + 2]) > 0.5
+            ):
+                end += 1
+            return end
+        return None
+
+
+# ------------------------------------------------------------------------ shot detector
+
+
+def _hard_cut_detector(config: SegmentConfig) -> SceneDetector | None:
+    # Proposals only: verify_cut and the merge enforce the rest, so the minimum length is 1.
     if config.hard_cut_detector == "adaptive":
         return AdaptiveDetector(
             adaptive_threshold=config.adaptive_threshold,
-            min_scene_len=min_frames,
+            min_scene_len=1,
             min_content_val=config.adaptive_min_content,
         )
     if config.hard_cut_detector == "content":
-        return ContentDetector(threshold=config.content_threshold, min_scene_len=min_frames)
+        return ContentDetector(threshold=config.content_threshold, min_scene_len=1)
     if config.hard_cut_detector == "histogram":
-        return HistogramDetector(threshold=config.histogram_threshold, min_scene_len=min_frames)
+        return HistogramDetector(threshold=config.histogram_threshold, min_scene_len=1)
     return None
 
 
 class ShotDetector:
     """Feed frames in order with `push`; `finish` returns the boundaries and shots.
 
+    >>> pictures = [np.random.default_rng(seed).integers(0, 255, (9, 16, 3), np.uint8) for seed in (1, 2)]
     >>> detector = ShotDetector(SegmentConfig(), Fraction(25))
     >>> for i in range(50):
-    ...     detector.push(i, np.full((18, 32, 3), 40 if i < 25 else 200, np.uint8))
+    ...     detector.push(i, cv2.resize(pictures[i >= 25], (64, 36), interpolation=cv2.INTER_CUBIC))
     >>> [(b.frame, b.kind) for b in detector.finish()]
     [(25, 'cut')]
     """
 
-    def __init__(self, config: SegmentConfig, fps: Fraction) -> None:
+    def __init__(self, config: SegmentConfig, fps: Fraction, *, metrics: bool = False) -> None:
         self.config = config
         self.fps = fps
         self.min_frames = max(1, round(config.min_shot_s * float(fps)))
-        self._hard = _hard_cut_detector(config, self.min_frames)
-        self._fade = (
-            ThresholdDetector(threshold=config.fade_threshold, min_scene_len=self.min_frames, fade_bias=0.0)
-            if config.fade_detector
-            else None
-        )
-        self._hard_cuts: list[FrameTimecode] = []
-        self._fade_cuts: list[FrameTimecode] = []
-        self._hists: list[Floats] = []
-        self._thumbs: list[Floats] = []
+        self.signals = FrameSignals()
+        self.stats: StatsManager | None = StatsManager() if metrics else None
+        self._hard = _hard_cut_detector(config)
+        self.fades = FadeDetector(config, self.signals)
+        self.dissolves = DissolveDetector(config, self.signals)
+        self.flashes = FlashDetector(config, self.signals)
+        self._detectors: list[SceneDetector] = [
+            d for d in (self._hard, self.fades, self.dissolves, self.flashes) if d is not None
+        ]
+        for detector in self._detectors:
+            detector.stats_manager = self.stats
+            if self.stats is not None:
+                self.stats.register_metrics(detector.get_metrics())
+        if self.stats is not None:
+            self.stats.register_metrics(["cut_verdict"])
+        self._proposed: list[int] = []
         self._last = -1
+        #: Why each proposed cut was kept or dropped (frame -> reason), for tuning.
+        self.verdicts: dict[int, str] = {}
 
     def push(self, index: int, frame: Frame) -> None:
         """One analysis-size BGR frame; indices must be consecutive from 0."""
@@ -137,123 +614,91 @@ class ShotDetector:
             raise ValueError(f"frame {index} after {self._last}: frames must be pushed in order")
         self._last = index
         timecode = FrameTimecode(index, self.fps)
+        self.signals.add(index, frame)
         if self._hard is not None:
-            self._hard_cuts += self._hard.process_frame(timecode, frame)
-        if self._fade is not None:
-            self._fade_cuts += self._fade.process_frame(timecode, frame)
-        self._hists.append(colour_histogram(frame))
-        grey = cv2.cvtColor(cv2.resize(frame, _THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
-        self._thumbs.append(grey.astype(np.float32))
+            self._proposed += [tc.frame_num for tc in self._hard.process_frame(timecode, frame)]
+        for detector in (self.fades, self.dissolves, self.flashes):
+            detector.process_frame(timecode, frame)
 
     @property
     def frame_count(self) -> int:
         return self._last + 1
 
-    def frame_histograms(self) -> list[Floats]:
-        return self._hists
+    def save_metrics(self, target: str | Path | TextIO) -> None:
+        """Every per-frame metric of every detector as CSV (PySceneDetect's stats format)."""
+        if self.stats is None:
+            raise ValueError("metrics were not recorded: ShotDetector(..., metrics=True)")
+        self.stats.save_to_csv(target)
 
     def finish(self) -> list[DetectedBoundary]:
-        """Every boundary after merging, flash filtering and the minimum shot length."""
+        """Every boundary after verification, flash filtering and the minimum shot length."""
         if self._last < 0:
             return []
         end = FrameTimecode(self._last, self.fps)
         if self._hard is not None:
-            self._hard_cuts += self._hard.post_process(end)
-        if self._fade is not None:
-            self._fade_cuts += self._fade.post_process(end)
-        candidates = [DetectedBoundary(tc.frame_num, self._kind(tc.frame_num)) for tc in self._hard_cuts]
-        candidates += [DetectedBoundary(tc.frame_num, "fade") for tc in self._fade_cuts]
-        if self.config.flash_filter:
-            candidates = [b for b in candidates if not self._is_flash(b.frame)]
-        if self.config.dissolve_detector:
-            candidates += self._dissolves({b.frame for b in candidates})
+            self._proposed += [tc.frame_num for tc in self._hard.post_process(end)]
+        config = self.config
+        spans: list[Transition] = []
+        candidates: list[DetectedBoundary] = []
+        if config.fade_detector:
+            self.fades.post_process(end)
+            spans += self.fades.transitions
+        if config.dissolve_detector:
+            self.dissolves.post_process(end)
+            fades = [s for s in spans if s.boundary]
+            spans += [d for d in self.dissolves.transitions if not any(_overlap(d, f, 0) for f in fades)]
+        if config.flash_filter:
+            self.flashes.post_process(end)
+            flashes = self.flashes.transitions
+            # A flash is a flash: a fade or dissolve found on its brightening or decay is not a boundary.
+            spans = [
+                Transition(s.start, s.end, s.kind, False) if any(_overlap(s, f, 0) for f in flashes) else s
+                for s in spans
+            ]
+            spans += flashes
+        for span in spans:
+            if span.boundary:
+                kind: BoundaryKind = "fade" if span.kind == "fade" else "dissolve"
+                candidates.append(DetectedBoundary(span.middle, kind))
+        for frame in sorted(set(self._proposed)):
+            verdict = self.verify_cut(frame, spans)
+            self.verdicts[frame] = verdict
+            if self.stats is not None:
+                self.stats.set_metrics(FrameTimecode(frame, self.fps), {"cut_verdict": verdict})
+            if verdict == "cut":
+                candidates.append(DetectedBoundary(frame, "cut"))
         return self._merge(candidates)
 
-    def _kind(self, frame: int) -> BoundaryKind:
-        """A hard-cut detector firing next to a black frame has seen a fade."""
-        near = range(max(0, frame - 2), min(len(self._thumbs), frame + 2))
-        return "fade" if any(self._is_dark(k) for k in near) else "cut"
+    def verify_cut(self, frame: int, spans: Sequence[Transition]) -> str:
+        """ "cut", or why the proposed cut at `frame` is not one."""
+        for span in spans:
+            blocks = span.boundary or (span.kind != "dissolve" and self.config.flash_filter)
+            if span.start - 2 <= frame <= span.end + 2 and blocks:
+                return (
+                    f"inside {span.kind}"
+                    if span.boundary or span.kind == "flash"
+                    else f"inside {span.kind} dip"
+                )
+        if frame <= 0 or frame >= len(self.signals) or not self.config.flash_filter:
+            return "cut"
+        signals = self.signals
+        before, after = signals.grey(frame - 1), signals.grey(frame)
+        alike = signals.compare(frame - 1, frame)
+        if alike.same(self.config.same_picture):
+            return f"same picture ({alike.similarity:.2f}, detail {alike.detail:.2f})"
+        share = unchanged_share(before, after)
+        if share >= self.config.local_change and not alike.hue > 0.4:
+            return f"local change ({share:.2f} unchanged)"
+        longest = self.flashes.frames(self.config.flash_max_s)
+        for later in range(frame + 1, min(len(signals), frame + longest + 1)):
+            if signals.compare(frame - 1, later).same(self.config.same_picture):
+                return f"picture returns at {later}"
+        return "cut"
 
     def shots(self, boundaries: list[DetectedBoundary]) -> list[Shot]:
         starts = [0, *(b.frame for b in boundaries)]
         ends = [*(b.frame for b in boundaries), self.frame_count]
         return [Shot(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if e > s]
-
-    # ----------------------------------------------------------------- gradual transitions
-
-    def _step(self, t: int) -> float:
-        return histogram_distance(self._hists[t], self._hists[t - 1])
-
-    def _dissolves(self, hard: set[int]) -> list[DetectedBoundary]:
-        """Twin comparison: runs of frame changes above `dissolve_low` whose total is above
-        `dissolve_high` and whose middle frame is a blend of the run's ends."""
-        config = self.config
-        found: list[DetectedBoundary] = []
-        n = len(self._hists)
-        t = 1
-        while t < n:
-            if self._step(t) < config.dissolve_low or any(abs(t - h) <= 1 for h in hard):
-                t += 1
-                continue
-            start, quiet, end = t, 0, t
-            while t < n and quiet <= 1:  # tolerate one quiet frame inside a transition
-                if self._step(t) >= config.dissolve_low * 0.5:
-                    end, quiet = t, 0
-                else:
-                    quiet += 1
-                t += 1
-            length = end - start + 1
-            if length < 3 or any(start - 1 <= h <= end + 1 for h in hard):
-                continue
-            before, after = start - 1, min(n - 1, end)
-            change = histogram_distance(self._hists[before], self._hists[after])
-            if change >= config.dissolve_high and self._is_blend(before, (start + end) // 2, after):
-                kind: BoundaryKind = "fade" if self._is_dark((start + end) // 2) else "dissolve"
-                found.append(DetectedBoundary((start + end + 1) // 2, kind))
-        return found
-
-    def _is_blend(self, before: int, middle: int, after: int) -> bool:
-        """Is the middle thumbnail close to alpha * before + (1 - alpha) * after for some alpha?"""
-        a, m, b = self._thumbs[before], self._thumbs[middle], self._thumbs[after]
-        direction = a - b
-        norm = float((direction * direction).sum())
-        if norm < 1e-6:
-            return False
-        alpha = float(np.clip(((m - b) * direction).sum() / norm, 0.0, 1.0))
-        residual = m - (alpha * a + (1 - alpha) * b)
-        # Fades through black are blends with a dark frame: accept a scaled version too.
-        scale = float((m * a).sum() / max(1e-6, float((a * a).sum())))
-        faded = min(
-            float(np.abs(m - scale * a).mean()),
-            float(np.abs(m - (m.mean() / max(1e-6, b.mean())) * b).mean()),
-        )
-        return float(np.abs(residual).mean()) < 0.35 * float(np.abs(direction).mean()) or faded < 6.0
-
-    def _is_dark(self, frame: int) -> bool:
-        return float(self._thumbs[frame].mean()) < max(24.0, self.config.fade_threshold * 2)
-
-    # ------------------------------------------------------------------------- flashes
-
-    def _is_flash(self, frame: int) -> bool:
-        """Frames just before and just after a short burst around `frame` are the same shot."""
-        burst = max(1, round(self.config.flash_max_s * float(self.fps)))
-        n = len(self._hists)
-        for before in range(max(0, frame - 1 - burst), frame):
-            for after in range(frame, min(n, before + burst + 2)):
-                if after - before < 2:
-                    continue
-                close = (
-                    histogram_distance(self._hists[before], self._hists[after]) < self.config.flash_similarity
-                )
-                if close and float(np.abs(self._thumbs[before] - self._thumbs[after]).mean()) < 18.0:
-                    between = range(before + 1, after)
-                    if all(
-                        float(np.abs(self._thumbs[k] - self._thumbs[before]).mean()) > 18.0 for k in between
-                    ):
-                        return True
-        return False
-
-    # -------------------------------------------------------------------------- merging
 
     def _merge(self, candidates: list[DetectedBoundary]) -> list[DetectedBoundary]:
         """Sorted, de-duplicated, at least `min_frames` apart and from both ends."""
@@ -267,3 +712,7 @@ class ShotDetector:
         while kept and self.frame_count - kept[-1].frame < self.min_frames:
             kept.pop()
         return kept
+
+
+def _overlap(a: Transition, b: Transition, margin: int) -> bool:
+    return a.start - margin <= b.end and b.start - margin <= a.end
