@@ -249,7 +249,10 @@ def film_shot(
 ) -> Shot:
     source = _film(*film)
     first = int(rng.integers(0, max(1, len(source) - frames)))
-    picked = [source[min(len(source) - 1, first + i)] for i in range(frames)]
+    # A stretch longer than the film plays back and forth (no frozen frames).
+    period = max(1, 2 * (len(source) - 1))
+    positions = [(first + i) % period for i in range(frames)]
+    picked = [source[p if p < len(source) else period - p] for p in positions]
     return Shot([_cover(f, size) for f in picked], f"film {film[0].name}@{film[1] + first}")
 
 
@@ -286,20 +289,25 @@ class Builder:
     def __init__(self, name: str, size: tuple[int, int]) -> None:
         self.clip = ShotClip(name, [], FPS)
         self.size = size
+        #: Where the last shot added came from (`Shot.source`).
+        self.last_source = ""
 
     @property
     def at(self) -> int:
         return len(self.clip.frames)
 
     def first(self, shot: Shot) -> None:
+        self.last_source = shot.source
         self.clip.frames += shot.frames
 
     def cut(self, shot: Shot, detail: str = "") -> None:
+        self.last_source = shot.source
         self.clip.boundaries.append(CaseBoundary("cut", self.at, self.at, self.at, detail))
         self.clip.frames += shot.frames
 
     def dissolve(self, shot: Shot, length: int, eased: bool = False, detail: str = "") -> None:
         """The last `length` frames of the clip blend into the first `length` of `shot`."""
+        self.last_source = shot.source
         frames = self.clip.frames
         length = min(length, len(shot.frames) // 2, len(frames) // 2)
         start = len(frames) - length
@@ -322,6 +330,7 @@ class Builder:
         detail: str = "",
     ) -> None:
         """Fade the clip's tail to a solid `level`, hold it, fade `shot` in from it."""
+        self.last_source = shot.source
         frames = self.clip.frames
         out = min(out, len(frames) // 2)
         start = len(frames) - out
@@ -444,11 +453,19 @@ def _any_shot(
     films: list[tuple[Path, int, int]],
     frames: int,
 ) -> Shot:
-    if films and rng.random() < 0.35:
-        return film_shot(films[int(rng.integers(len(films)))], frames, builder.size, rng)
-    return photo_shot(
-        photos[int(rng.integers(len(photos)))], frames, builder.size, rng, product=rng.random() < 0.3
-    )
+    """A photo or film shot from a different source than the clip's last shot (two shots of one
+    static camera or one photo in a row are a jump cut, which `script_same_photo` covers)."""
+    for _ in range(20):
+        if films and rng.random() < 0.35:
+            film = films[int(rng.integers(len(films)))]
+            if film[0].name in builder.last_source:
+                continue
+            return film_shot(film, frames, builder.size, rng)
+        ref = photos[int(rng.integers(len(photos)))]
+        if ref in builder.last_source:
+            continue
+        return photo_shot(ref, frames, builder.size, rng, product=rng.random() < 0.3)
+    raise RuntimeError("no second source")
 
 
 def script_fade_holds(
@@ -532,7 +549,7 @@ def script_flashes(
 ) -> None:
     """Flashes (instant and decaying, on bright and dark shots) between cuts and dissolves."""
     for index in range(4):
-        frames = _length(rng, 2.4, 4.0)
+        frames = _length(rng, 3.0, 4.4)
         shot = _any_shot(b, rng, photos, films, frames)
         if index % 2 == 0:  # a bright shot
             shot.frames = [
@@ -546,7 +563,9 @@ def script_flashes(
         else:
             b.dissolve(shot, int(rng.integers(8, 16)))
         for _ in range(int(rng.integers(1, 3))):
-            at = int(rng.integers(before + 16, b.at - 22))
+            if b.at - 45 <= before + 16:
+                break
+            at = int(rng.integers(before + 16, b.at - 45))  # clear of the next transition
             if any(abs(at - e.start) < 12 for e in b.clip.events):
                 continue
             decay = int(rng.choice([0, 1, 3, 6, 10]))
@@ -617,6 +636,141 @@ def script_mixed(
         b.event("flash", s, e)
 
 
+def text_over(
+    frames: list[Frame], first: int, last: int, text: str, where: float, colour: tuple[int, int, int]
+) -> None:
+    """Large text straight over the picture (no box), as ad captions often are."""
+    for k in range(first, min(last + 1, len(frames))):
+        frame = frames[k].copy()
+        height, width = frame.shape[:2]
+        scale = height / 110
+        origin = (int(width * 0.06), int(height * where))
+        cv2.putText(
+            frame, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (0, 0, 0), max(2, height // 40), cv2.LINE_AA
+        )
+        cv2.putText(
+            frame, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, colour, max(1, height // 60), cv2.LINE_AA
+        )
+        frames[k] = frame
+
+
+def zoom(frames: list[Frame], first: int, length: int, factor: float) -> None:
+    """A fast zoom into the centre by `factor` over `length` frames (held after)."""
+    for index in range(first, len(frames)):
+        height, width = frames[index].shape[:2]
+        t = min(1.0, (index - first + 1) / length)
+        scale = 1 + (factor - 1) * _ease(t)
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0, scale)
+        frames[index] = np.asarray(cv2.warpAffine(frames[index], matrix, (width, height)), np.uint8)
+
+
+def tint(frames: list[Frame], first: int, ramp: int, bgr: tuple[float, float, float]) -> None:
+    """Coloured light: each channel scaled towards `bgr` gains from `first` over `ramp` frames."""
+    for index in range(first, len(frames)):
+        t = 1.0 if ramp == 0 else min(1.0, (index - first + 1) / ramp)
+        gains = np.array([1 + (g - 1) * t for g in bgr], np.float32)
+        frames[index] = np.asarray(np.clip(frames[index].astype(np.float32) * gains, 0, 255), np.uint8)
+
+
+def script_hard_events(
+    b: Builder, rng: np.random.Generator, photos: list[str], films: list[tuple[Path, int, int]]
+) -> None:
+    """Harder non-boundaries: long whip pans, big text over the picture, a full-frame occlusion,
+    sudden and coloured lighting, fast zooms, a flash on a dark shot; cuts and dissolves between."""
+    ref = photos[int(rng.integers(len(photos)))]
+    frames, at, length = _length(rng, 2.6, 3.6), int(rng.integers(18, 26)), int(rng.integers(7, 13))
+    b.first(whip_pan(ref, frames, b.size, at, length, rng))
+    b.event("whip_pan", at, at + length - 1)
+    # big text popping in and out over the picture
+    shot = _any_shot(b, rng, photos, films, _length(rng, 2.6, 3.6))
+    start = b.at
+    b.cut(shot)
+    first, last = start + int(rng.integers(10, 20)), start + int(rng.integers(45, 60))
+    colour = (int(rng.integers(0, 256)), int(rng.integers(0, 256)), 255)
+    text_over(
+        b.clip.frames,
+        first,
+        last,
+        str(rng.choice(["SALE", "NEW!", "-50%", "HOT"])),
+        float(rng.uniform(0.45, 0.8)),
+        colour,
+    )
+    b.event("caption", first, first)
+    b.event("caption", last + 1, last + 1)
+    # a dark foreground object covering the whole frame for a moment
+    shot = _any_shot(b, rng, photos, films, _length(rng, 2.6, 3.6))
+    start = b.at
+    b.dissolve(shot, int(rng.integers(6, 14)))
+    first, length = start + int(rng.integers(14, 22)), int(rng.integers(10, 16))
+    occlusion(b.clip.frames, first, length, (int(rng.integers(0, 40)),) * 3, float(rng.uniform(1.2, 1.6)))
+    b.event("occlusion", first, first + length - 1)
+    # sudden or coloured lighting
+    shot = _any_shot(b, rng, photos, films, _length(rng, 2.6, 3.6))
+    start = b.at
+    b.cut(shot)
+    first = start + int(rng.integers(20, 40))
+    if rng.random() < 0.5:
+        lighting(b.clip.frames, first, int(rng.choice([0, 0, 3])), float(rng.choice([0.45, 0.6, 1.6, 1.9])))
+    else:
+        gains = [(1.3, 0.9, 0.7), (0.7, 0.95, 1.3), (0.8, 1.25, 0.8)][int(rng.integers(3))]
+        tint(b.clip.frames, first, int(rng.choice([0, 4, 10])), gains)
+    b.event("lighting", first, first + 10)
+    # a fast zoom
+    shot = _any_shot(b, rng, photos, films, _length(rng, 2.6, 3.6))
+    start = b.at
+    b.cut(shot)
+    first, length = start + int(rng.integers(15, 30)), int(rng.integers(5, 12))
+    zoom(b.clip.frames, first, length, float(rng.uniform(1.4, 2.0)))
+    b.event("fast_motion", first, first + length - 1)
+    # a flash on a dark shot
+    shot = _any_shot(b, rng, photos, films, _length(rng, 2.6, 3.6))
+    shot.frames = [np.asarray(f * 0.45, np.uint8) for f in shot.frames]
+    start = b.at
+    b.dissolve(shot, int(rng.integers(10, 20)))
+    at = start + int(rng.integers(20, 35))
+    s_, e_ = flash(b.clip.frames, at, float(rng.uniform(0.6, 0.95)), int(rng.choice([0, 2, 5, 9])))
+    b.event("flash", s_, e_)
+    b.cut(_any_shot(b, rng, photos, films, _length(rng, 1.6, 2.4)))
+
+
+def script_edges(
+    b: Builder, rng: np.random.Generator, photos: list[str], films: list[tuple[Path, int, int]]
+) -> None:
+    """A fade in from black at the start and out at the end (no boundaries), very short and very
+    long dissolves, quick dips to black, film-to-film dissolves under motion."""
+    first = _any_shot(b, rng, photos, films, _length(rng, 2.0, 3.0))
+    for k in range(12):
+        first.frames[k] = _blend(first.frames[k], _solid(first.frames[k], 0), 1 - (k + 1) / 13)
+    b.first(first)
+    b.dissolve(
+        _any_shot(b, rng, photos, films, _length(rng, 2.4, 3.2)), int(rng.integers(4, 6)), detail="short"
+    )
+    b.dissolve(
+        _any_shot(b, rng, photos, films, _length(rng, 3.2, 4.0)),
+        int(rng.integers(30, 45)),
+        eased=True,
+        detail="long",
+    )
+    b.fade(
+        _any_shot(b, rng, photos, films, _length(rng, 2.0, 3.0)),
+        2,
+        int(rng.integers(0, 3)),
+        3,
+        detail="quick dip",
+    )
+    if films:
+        a = film_shot(films[int(rng.integers(len(films)))], _length(rng, 2.0, 3.0), b.size, rng)
+        b.cut(a)
+        c = film_shot(films[int(rng.integers(len(films)))], _length(rng, 2.0, 3.0), b.size, rng)
+        b.dissolve(c, int(rng.integers(10, 20)), detail="film to film")
+    last = _any_shot(b, rng, photos, films, _length(rng, 2.0, 3.0))
+    b.cut(last)
+    frames = b.clip.frames
+    for k in range(10):
+        index = len(frames) - 10 + k
+        frames[index] = _blend(frames[index], _solid(frames[index], 0), (k + 1) / 10)
+
+
 SCRIPTS: tuple[CaseScript, ...] = (
     script_fade_holds,
     script_white_fades,
@@ -625,6 +779,8 @@ SCRIPTS: tuple[CaseScript, ...] = (
     script_flashes,
     script_motion_events,
     script_mixed,
+    script_hard_events,
+    script_edges,
 )
 
 

@@ -50,6 +50,8 @@ HardCutDetector = Literal["adaptive", "content", "histogram", "none"]
 Floats = npt.NDArray[np.float32]
 #: Thumbnail size (width, height) every comparison works on.
 THUMB = (64, 36)
+#: Colour thumbnail size, for the colour-channel comparison.
+_COLOUR = (16, 9)
 #: Below this grey-level standard deviation a thumbnail is a solid picture (no structure).
 _FLAT = 2.5
 
@@ -135,23 +137,6 @@ def thumbnail(frame: Frame) -> npt.NDArray[np.uint8]:
     return np.asarray(small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
 
 
-def hue_histogram(small: Frame) -> tuple[Floats, float]:
-    """16-bin hue histogram weighted by saturation, summing to 1, and the mean saturation."""
-    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    hue = hsv[..., 0].ravel().astype(np.int64) * 16 // 180
-    weights = hsv[..., 1].ravel().astype(np.float64)
-    hist = np.bincount(hue, weights=weights, minlength=16).astype(np.float32)
-    total = float(hist.sum())
-    return (hist / total if total > 0 else hist), float(weights.mean())
-
-
-def hue_distance(a: tuple[Floats, float], b: tuple[Floats, float]) -> float:
-    """Half the L1 distance of two `hue_histogram`s; NaN when either picture is nearly grey."""
-    if min(a[1], b[1]) < 20.0:
-        return math.nan
-    return 0.5 * float(np.abs(a[0] - b[0]).sum())
-
-
 def _template(a: Floats, search: float) -> tuple[Floats, int, int]:
     height, width = a.shape
     tw, th = round(width * (1 - 2 * search)), round(height * (1 - search))
@@ -179,24 +164,23 @@ def _shift(a: Floats, b: Floats, search: float) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """How alike two thumbnails are once aligned: `similarity` of the whole picture (NCC, NaN for
-    a solid picture), `detail` of its fine structure (NCC of the high-pass pictures) and
-    `texture`, the weaker picture's high-pass energy (grey levels; low means `detail` is noise)."""
+    """How alike two pictures are once aligned: `similarity` of the whole grey picture (NCC, NaN
+    for a solid picture), `detail` of its fine structure (NCC of the high-pass pictures),
+    `texture` (the weaker picture's high-pass energy in grey levels: low means `detail` is noise)
+    and `colour`, the lowest NCC of the three colour channels (NaN when none varies)."""
 
     similarity: float
     detail: float
     texture: float
-    #: Distance of the saturation-weighted hue histograms (0..1; NaN when either is nearly grey).
-    hue: float = math.nan
+    colour: float = math.nan
 
-    def same(self, threshold: float) -> bool:
-        """The same picture: alike as a whole, in its detail where there is texture, and in its
-        colours where there are colours (a flash or a lighting change keeps the hues)."""
-        if not self.similarity >= threshold:
+    def same(self, threshold: float, detail: float = 0.3) -> bool:
+        """The same picture: alike as a whole, in its detail where there is texture, and in every
+        colour channel (a flash, a lighting change or a tint scales the channels; a new background
+        behind the same product does not)."""
+        if not self.similarity >= threshold or self.colour < 0.45:
             return False
-        if self.hue > 0.4:
-            return False
-        return self.texture < 1.0 or self.detail >= 0.3
+        return self.texture < 1.0 or self.detail >= detail
 
 
 def compare(a: Floats, b: Floats, search: float = 0.125) -> Comparison:
@@ -215,6 +199,23 @@ def compare(a: Floats, b: Floats, search: float = 0.125) -> Comparison:
     energy = math.sqrt(float((pa * pa).sum()) * float((pb * pb).sum()))
     detail = float((pa * pb).sum()) / energy if energy > 1e-6 else math.nan
     return Comparison(similarity, detail, min(float(pa.std()), float(pb.std())))
+
+
+def colour_similarity(a: Floats, b: Floats, shift: tuple[int, int] = (0, 0)) -> float:
+    """Lowest per-channel NCC of two small colour thumbnails, `b` shifted by `shift` pixels."""
+    height, width = a.shape[:2]
+    dx, dy = shift
+    pa = a[max(0, -dy) : height - max(0, dy), max(0, -dx) : width - max(0, dx)]
+    pb = b[max(0, dy) : height - max(0, -dy), max(0, dx) : width - max(0, -dx)]
+    lowest = math.nan
+    for channel in range(a.shape[2]):
+        x = pa[..., channel] - pa[..., channel].mean()
+        y = pb[..., channel] - pb[..., channel].mean()
+        if float(x.std()) < 3.0 or float(y.std()) < 3.0:
+            continue
+        value = float((x * y).sum()) / math.sqrt(float((x * x).sum()) * float((y * y).sum()))
+        lowest = value if math.isnan(lowest) else min(lowest, value)
+    return lowest
 
 
 def _detail(a: Floats) -> Floats:
@@ -271,7 +272,7 @@ class FrameSignals:
 
     def __init__(self) -> None:
         self.thumbs: list[npt.NDArray[np.uint8]] = []
-        self.hues: list[tuple[Floats, float]] = []
+        self.colours: list[npt.NDArray[np.uint8]] = []
         self.mean: list[float] = []
         self.std: list[float] = []
 
@@ -286,12 +287,11 @@ class FrameSignals:
             raise ValueError(f"frame {index} after {len(self.thumbs) - 1}: frames must come in order")
         small = cv2.resize(frame, THUMB, interpolation=cv2.INTER_AREA)
         if small.ndim == 2:
-            thumb, hues = small, (np.zeros(16, np.float32), 0.0)
-        else:
-            thumb, hues = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), hue_histogram(small)
+            small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+        thumb = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         mean, std = cv2.meanStdDev(thumb)
         self.thumbs.append(np.asarray(thumb, np.uint8))
-        self.hues.append(hues)
+        self.colours.append(np.asarray(cv2.resize(small, _COLOUR, interpolation=cv2.INTER_AREA), np.uint8))
         self.mean.append(float(mean[0, 0]))
         self.std.append(float(std[0, 0]))
 
@@ -299,8 +299,19 @@ class FrameSignals:
         return self.thumbs[index].astype(np.float32)
 
     def compare(self, a: int, b: int, search: float = 0.125) -> Comparison:
-        result = compare(self.grey(a), self.grey(b), search)
-        return dataclasses.replace(result, hue=hue_distance(self.hues[a], self.hues[b]))
+        """`compare` of the grey thumbnails plus the colour channels at the same alignment."""
+        pa, pb = self.grey(a), self.grey(b)
+        result = compare(pa, pb, search)
+        if math.isnan(result.similarity):
+            return result
+        dx, dy = _shift(pa, pb, search)
+        scale = _COLOUR[0] / THUMB[0]
+        colour = colour_similarity(
+            self.colours[a].astype(np.float32),
+            self.colours[b].astype(np.float32),
+            (round(dx * scale), round(dy * scale)),
+        )
+        return dataclasses.replace(result, colour=colour)
 
     def flat(self, index: int) -> bool:
         return self.std[index] < _FLAT
@@ -372,23 +383,34 @@ class FadeDetector(_SignalDetector):
         longest = self.frames(self.config.max_transition_s)
         reach = self.frames(1.0)
         found: list[Transition] = []
+        mean = self.signals.mean
+
+        def core(t: int, around: float) -> bool:
+            """Faded out: little of the contrast around left, and solid or near black or white."""
+            faded = std[t] <= max(_FLAT, self.config.fade_depth * around)
+            return faded and (std[t] < 2 * _FLAT or mean[t] < 48 or mean[t] > 207)
+
+        def ramps(a: int, b: int) -> bool:
+            """Frame b is further out of the fade than frame a (more contrast or moving brightness)."""
+            return std[b] > 1.04 * std[a] + 0.2 or abs(mean[b] - mean[a]) > 1.5
+
         t = 0
         while t < n:
             around = max(std[max(0, t - reach) : t + reach + 1])
-            if not (std[t] <= max(_FLAT, self.config.fade_depth * around) and around > 4 * _FLAT):
+            if not (core(t, around) and around > 4 * _FLAT):
                 t += 1
                 continue
             low = t
-            while t + 1 < n and std[t + 1] <= max(_FLAT, self.config.fade_depth * around):
+            while t + 1 < n and core(t + 1, around):
                 t += 1
             high = t
             t += 1
             if high - low > self.frames(3.0):
                 continue  # a long flat stretch is a shot of its own (a title card, a dark scene)
             start, end = low, high
-            while start > 0 and low - start < longest and std[start - 1] > std[start] + 0.2:
+            while start > 0 and low - start < longest and ramps(start, start - 1):
                 start -= 1
-            while end + 1 < n and end - high < longest and std[end + 1] > std[end] + 0.2:
+            while end + 1 < n and end - high < longest and ramps(end, end + 1):
                 end += 1
             if start == 0 or end == n - 1:
                 continue  # fading in at the start or out at the end of the video
@@ -405,62 +427,90 @@ class FadeDetector(_SignalDetector):
 class DissolveDetector(_SignalDetector):
     """Dissolves (cross-fades), also back to back and under motion, by local linearity.
 
-    Per frame t, with k = 2: change C = mean |F(t+k) - F(t-k)| and residual
-    R = mean |F(t) - (F(t-k) + F(t+k)) / 2|; a frame is "linear" when R <= `dissolve_linearity` * C.
-    Peaks of C among linear frames (C >= `dissolve_change`) are grown into spans while frames stay
-    linear and keep a quarter of the peak's change. A span is a dissolve when its middle frames are
-    blends of the frames just outside it (residual <= `dissolve_blend` of their difference) and
-    those two are different pictures even aligned (a pan, a zoom or a lighting ramp is linear too).
+    Per frame t and scale k (2 frames, and 6 for long dissolves): change
+    C = mean |F(t+k) - F(t-k)| and residual R = mean |F(t) - (F(t-k) + F(t+k)) / 2|; a frame is
+    "linear" when R <= `dissolve_linearity` * C. Peaks of C among linear frames (C >=
+    `dissolve_change`) are grown into spans while C keeps falling away from the peak (one bump per
+    dissolve: two dissolves in a row are two bumps) and frames stay nearly linear. A span is a
+    dissolve when its middle frames are blends of the frames just outside it (residual <=
+    `dissolve_blend` of their difference) and those two are different pictures even aligned (a
+    pan, a zoom or a lighting ramp is linear too, but its ends are the same picture).
     """
 
-    METRICS = ("blend_change", "blend_residual")
-    K = 2
+    METRICS = ("blend_change", "blend_residual", "blend_change_long", "blend_residual_long")
+    SCALES = (2, 6)
 
     def __init__(self, config: SegmentConfig, signals: FrameSignals | None = None) -> None:
         super().__init__(config, signals)
-        self.change: list[float] = []
-        self.residual: list[float] = []
+        self.change: dict[int, list[float]] = {k: [] for k in self.SCALES}
+        self.residual: dict[int, list[float]] = {k: [] for k in self.SCALES}
 
     def _measure(self, index: int, timecode: FrameTimecode) -> None:
-        k = self.K
-        t = index - k
-        while len(self.change) < max(0, t):  # the first k frames have no metric
-            self.change.append(0.0)
-            self.residual.append(0.0)
-        if t < k:
-            return
-        a, m, b = self.signals.grey(t - k), self.signals.grey(t), self.signals.grey(t + k)
-        change = float(np.abs(b - a).mean())
-        residual = float(np.abs(m - 0.5 * (a + b)).mean())
-        self.change.append(change)
-        self.residual.append(residual)
-        self._record(t, timecode, {"blend_change": change, "blend_residual": residual})
-
-    def _linear(self, t: int, floor: float) -> bool:
-        return self.change[t] >= floor and self.residual[t] <= self.config.dissolve_linearity * self.change[t]
+        for k in self.SCALES:
+            t = index - k
+            change, residual = self.change[k], self.residual[k]
+            while len(change) < max(0, t):  # the first k frames have no metric
+                change.append(0.0)
+                residual.append(0.0)
+            if t < k:
+                continue
+            a, m, b = self.signals.grey(t - k), self.signals.grey(t), self.signals.grey(t + k)
+            change.append(float(np.abs(b - a).mean()))
+            residual.append(float(np.abs(m - 0.5 * (a + b)).mean()))
+            suffix = "" if k == self.SCALES[0] else "_long"
+            self._record(
+                t, timecode, {f"blend_change{suffix}": change[t], f"blend_residual{suffix}": residual[t]}
+            )
 
     def find(self) -> list[Transition]:
-        k, n = self.K, len(self.change)
-        longest = self.frames(self.config.max_transition_s)
-        linear = [self._linear(t, self.config.dissolve_change) for t in range(n)]
+        found: list[Transition] = []
+        for k in self.SCALES:
+            for span in self._find(k):
+                overlapping = [f for f in found if _overlap(span, f, 0)]
+                if not overlapping:
+                    found.append(span)
+                elif span.boundary and not any(f.boundary for f in overlapping):
+                    found = [f for f in found if f not in overlapping] + [span]
+        return sorted(found, key=lambda t: t.start)
+
+    def _find(self, k: int) -> list[Transition]:
+        change, residual = self.change[k], self.residual[k]
+        n = len(change)
+        threshold = self.config.dissolve_change * (1.0 if k == self.SCALES[0] else 1.5)
+        limit = self.config.dissolve_linearity
+
+        def linear(t: int, floor: float, slack: float = 1.0) -> bool:
+            return change[t] >= floor and residual[t] <= slack * limit * change[t]
+
+        is_linear = [linear(t, threshold) for t in range(n)]
         peaks = [
             t
             for t in range(n)
-            if linear[t]
-            and all(
-                self.change[t] >= self.change[u] for u in range(max(0, t - 3), min(n, t + 4)) if linear[u]
-            )
+            if is_linear[t]
+            and all(change[t] >= change[u] for u in range(max(0, t - 3), min(n, t + 4)) if is_linear[u])
         ]
+        longest = self.frames(self.config.max_transition_s)
         found: list[Transition] = []
         claimed = -1
         for peak in peaks:
             if peak <= claimed:
                 continue
-            floor = max(0.25 * self.change[peak], 0.5 * self.config.dissolve_change)
+            floor = max(0.25 * change[peak], 0.5 * threshold)
             low = high = peak
-            while low - 1 >= k and peak - low < longest and self._near_linear(low - 1, floor):
+            # Grow while still nearly linear and while the change keeps falling away from the peak.
+            while (
+                low - 1 >= k
+                and peak - low < longest
+                and linear(low - 1, floor, 1.6)
+                and change[low - 1] <= 1.15 * change[low]
+            ):
                 low -= 1
-            while high + 1 < n and high - peak < longest and self._near_linear(high + 1, floor):
+            while (
+                high + 1 < n
+                and high - peak < longest
+                and linear(high + 1, floor, 1.6)
+                and change[high + 1] <= 1.15 * change[high]
+            ):
                 high += 1
             start, end = low - k + 1, high + k - 1
             before, after = start - 1, end + 1
@@ -468,34 +518,69 @@ class DissolveDetector(_SignalDetector):
                 continue
             if any(self.signals.flat(i) for i in range(before, after + 1)):
                 continue  # through a solid picture: a fade, FadeDetector's
-            is_dissolve = self._is_dissolve(before, start, end, after)
-            found.append(Transition(start, end, "dissolve", is_dissolve))
+            found.append(Transition(start, end, "dissolve", self._is_dissolve(before, start, end, after)))
             claimed = high
         return found
 
-    def _near_linear(self, t: int, floor: float) -> bool:
-        # Inside a span, tolerate the looser fit of an eased dissolve's ends and of motion.
-        return (
-            self.change[t] >= floor
-            and self.residual[t] <= 1.6 * self.config.dissolve_linearity * self.change[t]
-        )
-
     def _is_dissolve(self, before: int, start: int, end: int, after: int) -> bool:
-        p, q = self.signals.grey(before), self.signals.grey(after)
+        signals = self.signals
+        p, q = signals.grey(before), signals.grey(after)
         if float(np.abs(q - p).mean()) < self.config.dissolve_change:
             return False
-        alike = self.signals.compare(before, after)
+        if min(signals.std[before], signals.std[after]) < 0.2 * max(signals.std[before], signals.std[after]):
+            return False  # from or to a faded picture: a fade in or out, not a dissolve
+        alike = signals.compare(before, after)
         if math.isnan(alike.similarity) or alike.same(self.config.same_picture):
             return False  # from or to a solid picture (a fade's), or no change of picture
         length = end - start + 1
         alphas = []
         for share in (0.25, 0.5, 0.75):
             m = start + min(length - 1, round(share * (length - 1)))
-            alpha, residual = blend_residual(p, self.signals.grey(m), q)
+            alpha, residual = blend_residual(p, signals.grey(m), q)
             if residual > self.config.dissolve_blend:
                 return False
             alphas.append(alpha)
         return alphas[0] <= alphas[1] + 0.1 and alphas[1] <= alphas[2] + 0.1 and alphas[2] - alphas[0] > 0.15
+
+
+# -------------------------------------------------------------------------- hard cuts
+
+
+class StructureCutDetector(_SignalDetector):
+    """Hard cuts as a break in picture structure: the aligned thumbnails of frames t-1 and t are
+    unalike (NCC < 0.5) while each is alike its other neighbour (>= 0.75). A second proposer next
+    to PySceneDetect's colour-based one, for cuts between shots of similar colours."""
+
+    METRICS = ("structure_similarity",)
+
+    def __init__(self, config: SegmentConfig, signals: FrameSignals | None = None) -> None:
+        super().__init__(config, signals)
+        self.similarity: list[float] = []
+        self.proposed: list[int] = []
+
+    @property
+    def event_buffer_length(self) -> int:
+        return 1
+
+    def process_frame(self, timecode: FrameTimecode, frame_img: npt.NDArray[Any]) -> list[FrameTimecode]:
+        super().process_frame(timecode, frame_img)
+        index = timecode.frame_num
+        value = 1.0 if index == 0 else self.signals.compare(index - 1, index).similarity
+        self.similarity.append(1.0 if math.isnan(value) else value)
+        self._record(index, timecode, {"structure_similarity": self.similarity[-1]})
+        t = index - 1  # decided one frame late: frame t+1 must be alike frame t
+        if (
+            t >= 2
+            and self.similarity[t] < 0.5
+            and self.similarity[t - 1] >= 0.75
+            and self.similarity[t + 1] >= 0.75
+        ):
+            self.proposed.append(t)
+            return [FrameTimecode(t, timecode.frame_rate)]
+        return []
+
+    def find(self) -> list[Transition]:
+        return []
 
 
 # ----------------------------------------------------------------------------- flashes
@@ -532,27 +617,31 @@ class FlashDetector(_SignalDetector):
         return found
 
     def flash_end(self, before: int, start: int, longest: int) -> int | None:
-        """The last frame of a burst starting at `start` if the picture of `before` returns."""
-        signals = self.signals
-        sign = 1.0 if signals.mean[start] >= signals.mean[before] else -1.0
-        for after in range(start + 1, min(len(signals), start + longest + 1)):
-            # The burst is over when the brightness is back near the level before it.
-            if sign * (signals.mean[after] - signals.mean[before]) > 0.35 * abs(
-                signals.mean[start] - signals.mean[before]
-            ):
-                continue
-            if not signals.compare(before, after).same(self.config.same_picture):
-                return None
-            # The burst is over; a decaying flash's tail still fades towards the level before it.
-            end = after - 1
-            while (
-                end + 2 < len(signals)
-                and end + 1 - start < longest
-                and sign * (signals.mean[end + 1] - signals.mean[end + 2]) > 0.5
-            ):
-                end += 1
-            return end
-        return None
+        """The last frame of a burst from `start` if it is a flash: the picture stays the same
+        picture from frame to frame (only brighter, or blown out to a solid), and the brightness
+        comes back to within a third of the jump within `longest` frames; None otherwise."""
+        signals, mean = self.signals, self.signals.mean
+        jump = mean[start] - mean[before]
+        last = before  # the last frame with structure
+        end = None
+        for t in range(start, min(len(signals), start + longest + 1)):
+            if not signals.flat(t):
+                if not signals.compare(last, t).same(self.config.same_picture):
+                    return None  # the structure broke: a cut or a new shot, not a flash
+                last = t
+            if (mean[t] - mean[before]) * math.copysign(1.0, jump) <= 0.35 * abs(jump):
+                end = t - 1
+                break
+        if end is None or end < start:
+            return None
+        # A decaying flash's tail still fades towards the level before it.
+        while (
+            end + 2 < len(signals)
+            and end + 1 - start < longest
+            and (mean[end + 1] - mean[end + 2]) * math.copysign(1.0, jump) > 0.5
+        ):
+            end += 1
+        return end
 
 
 # ------------------------------------------------------------------------ shot detector
@@ -594,9 +683,9 @@ class ShotDetector:
         self.fades = FadeDetector(config, self.signals)
         self.dissolves = DissolveDetector(config, self.signals)
         self.flashes = FlashDetector(config, self.signals)
-        self._detectors: list[SceneDetector] = [
-            d for d in (self._hard, self.fades, self.dissolves, self.flashes) if d is not None
-        ]
+        self.structure = StructureCutDetector(config, self.signals)
+        self._ours: tuple[_SignalDetector, ...] = (self.fades, self.dissolves, self.flashes, self.structure)
+        self._detectors: list[SceneDetector] = [d for d in (self._hard, *self._ours) if d is not None]
         for detector in self._detectors:
             detector.stats_manager = self.stats
             if self.stats is not None:
@@ -617,8 +706,8 @@ class ShotDetector:
         self.signals.add(index, frame)
         if self._hard is not None:
             self._proposed += [tc.frame_num for tc in self._hard.process_frame(timecode, frame)]
-        for detector in (self.fades, self.dissolves, self.flashes):
-            detector.process_frame(timecode, frame)
+        for detector in self._ours:
+            self._proposed += [tc.frame_num for tc in detector.process_frame(timecode, frame)]
 
     @property
     def frame_count(self) -> int:
@@ -684,10 +773,10 @@ class ShotDetector:
         signals = self.signals
         before, after = signals.grey(frame - 1), signals.grey(frame)
         alike = signals.compare(frame - 1, frame)
-        if alike.same(self.config.same_picture):
+        if alike.same(self.config.same_picture, detail=0.5):  # neighbours: little motion between
             return f"same picture ({alike.similarity:.2f}, detail {alike.detail:.2f})"
         share = unchanged_share(before, after)
-        if share >= self.config.local_change and not alike.hue > 0.4:
+        if share >= self.config.local_change and not alike.colour < 0.35:
             return f"local change ({share:.2f} unchanged)"
         longest = self.flashes.frames(self.config.flash_max_s)
         for later in range(frame + 1, min(len(signals), frame + longest + 1)):
