@@ -678,7 +678,7 @@ def script_hard_events(
     """Harder non-boundaries: long whip pans, big text over the picture, a full-frame occlusion,
     sudden and coloured lighting, fast zooms, a flash on a dark shot; cuts and dissolves between."""
     ref = photos[int(rng.integers(len(photos)))]
-    frames, at, length = _length(rng, 2.6, 3.6), int(rng.integers(18, 26)), int(rng.integers(7, 13))
+    frames, at, length = _length(rng, 2.6, 3.6), int(rng.integers(18, 26)), int(rng.integers(3, 13))
     b.first(whip_pan(ref, frames, b.size, at, length, rng))
     b.event("whip_pan", at, at + length - 1)
     # big text popping in and out over the picture

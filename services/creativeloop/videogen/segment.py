@@ -219,16 +219,20 @@ def colour_similarity(a: Floats, b: Floats, shift: tuple[int, int] = (0, 0)) -> 
 
 
 def _detail(a: Floats) -> Floats:
-    return np.asarray(a - cv2.GaussianBlur(a, (0, 0), 1.5), np.float32)
+    """The picture's fine structure: a band-pass (difference of Gaussians, sigma 0.7 and 2.5
+    thumbnail pixels), coarse enough to survive a little motion, fine enough to tell framings apart."""
+    return np.asarray(cv2.GaussianBlur(a, (0, 0), 0.7) - cv2.GaussianBlur(a, (0, 0), 2.5), np.float32)
 
 
 def unchanged_share(a: Floats, b: Floats, search: float = 0.125, grid: tuple[int, int] = (4, 3)) -> float:
     """Share of `a`'s textured blocks whose detail is found unchanged in `b` (NCC of the high-pass
     pictures >= 0.5 after the global shift, +-1 pixel): near 1 when only a caption or a passing
-    object changed, near 0 after a cut (NaN when no block has texture)."""
+    object changed, near 0 after a cut; 0 when the unchanged blocks cover less than a third of
+    the frame, NaN when no block has texture."""
     height, width = a.shape
     dx, dy = _shift(a, b, search)
-    da, db = _detail(a), _detail(b)
+    da = _detail(a)
+    db = cv2.copyMakeBorder(_detail(b), 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # room for the +-1 search
     bw, bh = width // grid[0], height // grid[1]
     same = total = 0
     for row in range(grid[1]):
@@ -237,13 +241,17 @@ def unchanged_share(a: Floats, b: Floats, search: float = 0.125, grid: tuple[int
             block = da[y : y + bh, x : x + bw]
             if float(block.std()) < 1.0:
                 continue  # a smooth block says nothing
-            x1, y1 = x + dx - 1, y + dy - 1
-            if x1 < 0 or y1 < 0 or x1 + bw + 2 > width or y1 + bh + 2 > height:
+            x1, y1 = x + dx, y + dy  # in the padded picture: one pixel before the shifted block
+            if x1 < 0 or y1 < 0 or x1 + bw + 2 > width + 2 or y1 + bh + 2 > height + 2:
                 continue  # moved out of the frame
             total += 1
             window = db[y1 : y1 + bh + 2, x1 : x1 + bw + 2]
             if float(cv2.matchTemplate(window, block, cv2.TM_CCOEFF_NORMED).max()) >= 0.5:
                 same += 1
+    # Blocks found unchanged must also cover a third of the frame: a product alone on a new,
+    # plain background is a cut, not a caption over the same picture.
+    if same < (grid[0] * grid[1]) / 3:
+        return 0.0
     return same / total if total else math.nan
 
 
@@ -495,7 +503,7 @@ class DissolveDetector(_SignalDetector):
         for peak in peaks:
             if peak <= claimed:
                 continue
-            floor = max(0.25 * change[peak], 0.5 * threshold)
+            floor = max(0.4 * change[peak], 0.5 * threshold)
             low = high = peak
             # Grow while still nearly linear and while the change keeps falling away from the peak.
             while (
@@ -778,10 +786,16 @@ class ShotDetector:
         share = unchanged_share(before, after)
         if share >= self.config.local_change and not alike.colour < 0.35:
             return f"local change ({share:.2f} unchanged)"
+        # The picture before comes back (a flash, an object passing, a blink): look for the same
+        # picture on both sides, nearest pairs first.
         longest = self.flashes.frames(self.config.flash_max_s)
+        befores = [b for b in (frame - 1, frame - 2, frame - 4, frame - 7, frame - 10) if b >= 0]
         for later in range(frame + 1, min(len(signals), frame + longest + 1)):
-            if signals.compare(frame - 1, later).same(self.config.same_picture):
-                return f"picture returns at {later}"
+            for earlier in befores:
+                if later - earlier <= longest + 4 and signals.compare(earlier, later).same(
+                    self.config.same_picture
+                ):
+                    return f"picture of {earlier} returns at {later}"
         return "cut"
 
     def shots(self, boundaries: list[DetectedBoundary]) -> list[Shot]:
