@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -51,7 +52,14 @@ class Mp4Writer:
         self._path = Path(name)
         self._container: Any = av.open(name, mode="w", format="mp4", options={"movflags": "+faststart"})
         self._video: Any = self._container.add_stream(
-            "libx264", rate=fps, options={"preset": preset, "crf": str(crf), "threads": "2"}
+            # Small pictures encode faster on one thread (x264's threads cost more than they win).
+            "libx264",
+            rate=fps,
+            options={
+                "preset": preset,
+                "crf": str(crf),
+                "threads": "1" if width * height < 320 * 240 else "2",
+            },
         )
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
         self._video.codec_context.time_base = Fraction(1) / fps
@@ -72,7 +80,10 @@ class Mp4Writer:
 
     def write(self, bgr: npt.NDArray[np.uint8]) -> None:
         """Append one frame (uint8 BGR, exactly width x height)."""
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
+        # OpenCV's BGR -> 4:2:0 conversion (BT.601, as the decoder's) is several times faster than
+        # letting the encoder run swscale, and within one level of it.
+        planes = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         frame.pts = self.frames
         self.frames += 1
         for packet in self._video.encode(frame):

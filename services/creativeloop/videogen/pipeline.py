@@ -20,7 +20,7 @@ from creativeloop.videogen.animate import AnimateOptions, Box, animate
 from creativeloop.videogen.crop import crop_size, output_size, parse_aspect
 from creativeloop.videogen.embed import Embedder, HistogramEmbedder
 from creativeloop.videogen.features import FeatureExtractor
-from creativeloop.videogen.media import Frame, VideoInfo, VideoLimits, VideoRejected, probe
+from creativeloop.videogen.media import Frame, FrameCache, VideoInfo, VideoLimits, VideoRejected, probe
 from creativeloop.videogen.overlay import Overlay, OverlaySpec
 from creativeloop.videogen.product import ProductLook
 from creativeloop.videogen.render import RenderedClip, RenderOptions, render_clips
@@ -101,22 +101,54 @@ class VideoPipeline:
 
     # ------------------------------------------------------------------ understanding
 
-    def understand(self, data: bytes, product_image: Frame | None = None) -> Understanding:
-        """Probe, decode once, segment and score; VideoRejected for bad input."""
-        info = probe(data, self.limits)
+    def understand(
+        self,
+        data: bytes,
+        product_image: Frame | None = None,
+        *,
+        info: VideoInfo | None = None,
+        slots: Sequence[tuple[str, tuple[int, int]]] | None = None,
+    ) -> Understanding:
+        """Probe (unless `info` is given), decode once, segment and score; VideoRejected for bad
+        input. The decoded frames are kept for rendering `slots` ((aspect, output size) pairs;
+        default: the stream's aspects) when they fit in `decode_cache_mb`."""
+        info = info if info is not None else probe(data, self.limits)
         look = ProductLook.from_image(product_image) if product_image is not None else None
         extractor = FeatureExtractor(look, self.settings.haar_cascade)
-        analysis = analyse(data, info, self.limits, self.segment, extractor, self.analysis)
+        if slots is None:
+            slots = [self.slot(info, aspect, None) for aspect in self.settings.aspects]
+        analysis = analyse(
+            data, info, self.limits, self.segment, extractor, self.analysis, self._frame_cache(info, slots)
+        )
         tick = time.perf_counter()
         shots = score_shots(analysis, self.weights, self.embedder, product_image)
         analysis.seconds["scoring"] = time.perf_counter() - tick
         return Understanding(data, info, analysis, shots)
 
+    def _frame_cache(
+        self, info: VideoInfo, slots: Sequence[tuple[str, tuple[int, int]]]
+    ) -> FrameCache | None:
+        """A cache at the largest scale any of `slots` renders at, if the whole video fits."""
+        limit = self.settings.decode_cache_mb * 1024 * 1024
+        if limit <= 0 or not slots:
+            return None
+        scale = max(size[1] / crop_size((info.width, info.height), aspect)[1] for aspect, size in slots)
+        cache = FrameCache((info.width, info.height), scale, limit)
+        if info.frames * cache.frame_bytes > limit:
+            return None  # too long or too large: the render decodes again
+        return cache
+
     # ----------------------------------------------------------------------- planning
 
+    def check_budget(self, budget_s: float) -> None:
+        """VideoRejected for a duration budget outside [min_budget_s, max_budget_s] (NaN too):
+        cheap, so requests check it before reading or decoding anything."""
+        low, high = self.settings.min_budget_s, self.settings.max_budget_s
+        if not (low <= budget_s <= high):
+            raise VideoRejected(f"duration budget {budget_s:g} s outside [{low:g}, {high:g}] s")
+
     def budget_frames(self, info: VideoInfo, budget_s: float) -> int:
-        if not (0 < budget_s <= self.settings.max_budget_s) or math.isnan(budget_s):
-            raise VideoRejected(f"duration budget {budget_s} s outside (0, {self.settings.max_budget_s}]")
+        self.check_budget(budget_s)
         return max(1, round(budget_s * float(info.fps)))
 
     def plan(self, understanding: Understanding, budget_s: float) -> tuple[Plan, int]:
@@ -189,6 +221,7 @@ class VideoPipeline:
             options,
             layer,
             self._poster_frame(understanding, plan.clips),
+            understanding.analysis.frames,
         )
 
     def _overlay(self, spec: OverlaySpec | None, size: tuple[int, int]) -> Overlay | None:
@@ -218,10 +251,15 @@ class VideoPipeline:
         product_image: Frame | None = None,
         keep_audio: bool = True,
     ) -> Summary:
-        """Understand, plan and render in one call (the SummarizeVideo RPC)."""
+        """Understand, plan and render in one call (the SummarizeVideo RPC).
+
+        Everything a request can get wrong (budget, slot, the container's header) is checked
+        before a frame is decoded; the source is decoded once when its frames fit the cache."""
         started = time.perf_counter()
-        understanding = self.understand(data, product_image)
-        slot_aspect, slot_size = self.slot(understanding.info, aspect, size)
+        self.check_budget(budget_s)
+        info = probe(data, self.limits)
+        slot_aspect, slot_size = self.slot(info, aspect, size)
+        understanding = self.understand(data, product_image, info=info, slots=[(slot_aspect, slot_size)])
         plan, budget = self.plan(understanding, budget_s)
         planned = time.perf_counter()
         rendered = self.render(understanding, plan, slot_aspect, slot_size, overlay, keep_audio)

@@ -9,7 +9,7 @@ poster is the output frame showing the best-scoring sampled frame, as JPEG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -21,7 +21,7 @@ from creativeloop.kit.logs import get_logger
 from creativeloop.videogen import audio
 from creativeloop.videogen.crop import crop_path
 from creativeloop.videogen.encode import Mp4Writer
-from creativeloop.videogen.media import Frame, VideoInfo, VideoLimits, decode_frames
+from creativeloop.videogen.media import Frame, FrameCache, VideoInfo, VideoLimits, decode_frames
 from creativeloop.videogen.overlay import Overlay
 from creativeloop.videogen.selection import Clip, summary_frames
 
@@ -99,8 +99,12 @@ def render_clips(
     options: RenderOptions,
     overlay: Overlay | None = None,
     poster_source_frame: int | None = None,
+    cache: FrameCache | None = None,
 ) -> RenderedClip:
-    """Encode `clips` (story order) of the source `data`; `centres[shot]` drive the crop."""
+    """Encode `clips` (story order) of the source `data`; `centres[shot]` drive the crop.
+
+    The frames come from `cache` when it holds them all (the analysis pass kept them: the source
+    is decoded once), else from a second decode of `data`."""
     if not clips:
         raise ValueError("nothing to render")
     fps = float(info.fps)
@@ -142,9 +146,19 @@ def render_clips(
         wanted[clip.start : clip.end] = True
     state = _Compositor(writer, overlay, crossfade, track, fps)
     poster: Frame | None = None
+    scale = 1.0
+    frames: Iterator[tuple[int, Frame | None]]
+    if cache is not None and cache.complete and len(cache) >= len(wanted):
+        scale = cache.scale
+        frames = ((i, cache.get(i) if wanted[i] else None) for i in range(len(wanted)))
+    else:
+        frames = decode_frames(data, info, limits, None, wanted=wanted)
+    window = options.window
+    if scale < 1.0:  # the cached frames are smaller than the source: so is the window
+        window = (max(2, round(window[0] * scale)), max(2, round(window[1] * scale)))
     try:
         piece_index = 0
-        for index, frame in decode_frames(data, info, limits, None, wanted=wanted):
+        for index, frame in frames:
             if frame is None:
                 continue
             while piece_index < len(pieces) and index >= pieces[piece_index].clip.end:
@@ -156,7 +170,11 @@ def render_clips(
             if index < piece.clip.start:
                 continue
             x, y = piece.corners[index - piece.clip.start]
-            crop = frame[y : y + options.window[1], x : x + options.window[0]]
+            if scale < 1.0:
+                height, width = frame.shape[:2]
+                x = min(round(x * scale), width - window[0])
+                y = min(round(y * scale), height - window[1])
+            crop = frame[y : y + window[1], x : x + window[0]]
             out = cv2.resize(crop, options.size, interpolation=cv2.INTER_AREA)
             if index == poster_source_frame:
                 poster = out.copy()

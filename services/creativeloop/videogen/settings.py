@@ -66,6 +66,18 @@ class VideogenSettings(ServiceSettings):
     max_image_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest input image, in bytes.")
     max_image_pixels: int = Field(40_000_000, ge=1024, description="Largest input image, in pixels.")
     max_budget_s: float = Field(120.0, gt=0, description="Longest clip a request may ask for, in seconds.")
+    min_budget_s: float = Field(
+        1.0,
+        gt=0,
+        description="Shortest clip a request may ask for, in seconds (shorter budgets are rejected "
+        "before the video is decoded).",
+    )
+    decode_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Decoded frames kept per job for the render, in MiB, so a summary decodes its "
+        "source once; longer or larger sources are decoded a second time (0: always).",
+    )
     default_budget_s: float = Field(15.0, gt=0, description="Clip length of requests that name none.")
     default_aspect: str = Field("9:16", description="Slot aspect ratio of requests that name no size.")
 
@@ -130,7 +142,12 @@ class VideogenSettings(ServiceSettings):
 
     # --- scoring
     samples_per_s: float = Field(4.0, gt=0, le=30, description="Frames scored per second of video.")
-    face_samples_per_s: float = Field(1.0, ge=0, le=30, description="Frames searched for faces per second.")
+    face_samples_per_s: float = Field(
+        0.25,
+        ge=0,
+        le=30,
+        description="Frames searched for faces per second of each shot (at least one per shot; 0: none).",
+    )
     haar_cascade: Path = Field(
         Path("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
         description="Haar cascade for faces (Debian `opencv-data`); faces score 0 if missing.",
