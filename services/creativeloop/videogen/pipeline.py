@@ -147,6 +147,22 @@ class VideoPipeline:
         if not (low <= budget_s <= high):
             raise VideoRejected(f"duration budget {budget_s:g} s outside [{low:g}, {high:g}] s")
 
+    def check_request(
+        self, budget_s: float, aspect: str | None = None, size: tuple[int, int] | None = None
+    ) -> None:
+        """VideoRejected for what a request can get wrong without its video: the budget, the
+        aspect ratio, an explicit output size (checked before anything is read or decoded)."""
+        self.check_budget(budget_s)
+        if size is not None and size[0] > 0 and size[1] > 0:
+            width, height = size[0] // 2 * 2, size[1] // 2 * 2
+            if width < 16 or height < 16 or max(width, height) > 3840:
+                raise VideoRejected(f"output size {size[0]}x{size[1]} outside 16..3840")
+            return
+        try:
+            parse_aspect(aspect or self.settings.default_aspect)
+        except ValueError as exc:
+            raise VideoRejected(str(exc)) from exc
+
     def budget_frames(self, info: VideoInfo, budget_s: float) -> int:
         self.check_budget(budget_s)
         return max(1, round(budget_s * float(info.fps)))
@@ -256,7 +272,7 @@ class VideoPipeline:
         Everything a request can get wrong (budget, slot, the container's header) is checked
         before a frame is decoded; the source is decoded once when its frames fit the cache."""
         started = time.perf_counter()
-        self.check_budget(budget_s)
+        self.check_request(budget_s, aspect, size)
         info = probe(data, self.limits)
         slot_aspect, slot_size = self.slot(info, aspect, size)
         understanding = self.understand(data, product_image, info=info, slots=[(slot_aspect, slot_size)])
