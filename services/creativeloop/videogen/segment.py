@@ -228,31 +228,30 @@ def _detail(a: Floats) -> Floats:
 
 
 def unchanged_share(a: Floats, b: Floats, search: float = 0.125, grid: tuple[int, int] = (4, 3)) -> float:
-    """Share of `a`'s textured blocks whose detail is found unchanged in `b` (NCC of the high-pass
-    pictures >= 0.5 after the global shift, +-1 pixel): near 1 when only a caption or a passing
+    """Share of `a`'s blocks found unchanged in `b` after the global shift (+-1 pixel): the grey
+    levels all but equal (root-mean-square difference <= 4 levels, or a third of the block's own
+    contrast where it has texture, which moves a little). Near 1 when only a caption or a passing
     object changed, near 0 after a cut; 0 when the unchanged blocks cover less than a third of
-    the frame, NaN when no block has texture."""
+    the frame (a product alone on a new, plain background is a cut), NaN when every block is flat."""
     height, width = a.shape
     dx, dy = _shift(a, b, search)
-    da = _detail(a)
-    db = cv2.copyMakeBorder(_detail(b), 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # room for the +-1 search
+    padded = cv2.copyMakeBorder(b, 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # room for the +-1 search
     bw, bh = width // grid[0], height // grid[1]
     same = total = 0
     for row in range(grid[1]):
         for col in range(grid[0]):
             x, y = col * bw, row * bh
-            block = da[y : y + bh, x : x + bw]
-            if float(block.std()) < 1.0:
-                continue  # a smooth block says nothing
             x1, y1 = x + dx, y + dy  # in the padded picture: one pixel before the shifted block
             if x1 < 0 or y1 < 0 or x1 + bw + 2 > width + 2 or y1 + bh + 2 > height + 2:
                 continue  # moved out of the frame
+            block = np.ascontiguousarray(a[y : y + bh, x : x + bw])
+            contrast = _std(block)
+            if contrast < 3.0:
+                continue  # a flat block says nothing (letterbox bars, sky)
+            window = padded[y1 : y1 + bh + 2, x1 : x1 + bw + 2]
+            error = float(cv2.matchTemplate(window, block, cv2.TM_SQDIFF).min()) / block.size
             total += 1
-            window = db[y1 : y1 + bh + 2, x1 : x1 + bw + 2]
-            if float(cv2.matchTemplate(window, block, cv2.TM_CCOEFF_NORMED).max()) >= 0.5:
-                same += 1
-    # Blocks found unchanged must also cover a third of the frame: a product alone on a new,
-    # plain background is a cut, not a caption over the same picture.
+            same += int(error <= max(4.0, contrast / 3) ** 2)
     if same < (grid[0] * grid[1]) / 3:
         return 0.0
     return same / total if total else math.nan
@@ -488,13 +487,18 @@ class DissolveDetector(_SignalDetector):
     def _find(self, k: int) -> list[Transition]:
         change, residual = self.change[k], self.residual[k]
         n = len(change)
-        threshold = self.config.dissolve_change * (1.0 if k == self.SCALES[0] else 1.5)
+        scale = 1.0 if k == self.SCALES[0] else 1.5
         limit = self.config.dissolve_linearity
+        std = self.signals.std
+
+        def threshold(t: int) -> float:
+            # Low-contrast pictures change less in a dissolve: at most a quarter of the contrast.
+            return scale * max(1.5, min(self.config.dissolve_change, 0.25 * std[t]))
 
         def linear(t: int, floor: float, slack: float = 1.0) -> bool:
             return change[t] >= floor and residual[t] <= slack * limit * change[t]
 
-        is_linear = [linear(t, threshold) for t in range(n)]
+        is_linear = [linear(t, threshold(t)) for t in range(n)]
         peaks = [
             t
             for t in range(n)
@@ -507,7 +511,7 @@ class DissolveDetector(_SignalDetector):
         for peak in peaks:
             if peak <= claimed:
                 continue
-            floor = max(0.4 * change[peak], 0.5 * threshold)
+            floor = max(0.4 * change[peak], 0.5 * threshold(peak))
             low = high = peak
             # Grow while still nearly linear and while the change keeps falling away from the peak.
             while (
@@ -537,7 +541,8 @@ class DissolveDetector(_SignalDetector):
     def _is_dissolve(self, before: int, start: int, end: int, after: int) -> bool:
         signals = self.signals
         p, q = signals.grey(before), signals.grey(after)
-        if float(np.abs(q - p).mean()) < self.config.dissolve_change:
+        contrast = min(signals.std[before], signals.std[after])
+        if float(np.abs(q - p).mean()) < min(self.config.dissolve_change, 0.5 * contrast):
             return False
         if min(signals.std[before], signals.std[after]) < 0.2 * max(signals.std[before], signals.std[after]):
             return False  # from or to a faded picture: a fade in or out, not a dissolve
@@ -795,7 +800,7 @@ class ShotDetector:
         if alike.same(self.config.same_picture, detail=0.5):  # neighbours: little motion between
             return f"same picture ({alike.similarity:.2f}, detail {alike.detail:.2f})"
         share = unchanged_share(before, after)
-        if share >= self.config.local_change and not alike.colour < 0.35:
+        if share >= self.config.local_change:
             return f"local change ({share:.2f} unchanged)"
         # The picture before comes back (a flash, an object passing, a blink): look for the same
         # picture on both sides, nearest pairs first.

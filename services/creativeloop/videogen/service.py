@@ -161,7 +161,9 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         return request.duration_budget_seconds or self._settings.default_budget_s
 
     @staticmethod
-    def _slot_request(request: videogen_pb2.SummarizeVideoRequest) -> tuple[str | None, tuple[int, int] | None]:
+    def _slot_request(
+        request: videogen_pb2.SummarizeVideoRequest,
+    ) -> tuple[str | None, tuple[int, int] | None]:
         size = (request.width, request.height) if request.width > 0 and request.height > 0 else None
         return request.aspect_ratio or None, size
 
