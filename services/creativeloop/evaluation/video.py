@@ -34,6 +34,9 @@ import numpy as np
 from scenedetect import ContentDetector, detect
 
 from creativeloop.datasets.clips import available_clips
+from creativeloop.datasets.shot_cases import available_photos, build_case
+from creativeloop.datasets.shot_cases import encode as encode_case
+from creativeloop.datasets.shot_cases import labels as case_labels
 from creativeloop.datasets.synthetic_video import (
     SyntheticVideo,
     default_script,
@@ -101,15 +104,20 @@ def match(
     return Counts(len(used), len(unmatched), len(truth) - len(used)), sorted(used), unmatched
 
 
-def our_boundaries(data: bytes, pipeline: VideoPipeline) -> list[int]:
-    """Our segmentation alone (decode at analysis size, detectors, merging)."""
+def our_boundaries(data: bytes, pipeline: VideoPipeline, metrics: Path | None = None) -> list[int]:
+    """Our segmentation alone (decode at analysis size, detectors, merging); with `metrics`, every
+    detector's per-frame metrics and each proposed cut's verdict are written there as CSV."""
     info = probe(data, pipeline.limits)
-    detector = ShotDetector(pipeline.segment, info.fps)
+    detector = ShotDetector(pipeline.segment, info.fps, metrics=metrics is not None)
     size = analysis_size(info, pipeline.analysis.width)
     for index, frame in decode_frames(data, info, pipeline.limits, size):
         assert frame is not None
         detector.push(index, frame)
-    return [b.frame for b in detector.finish()]
+    found = [b.frame for b in detector.finish()]
+    if metrics is not None:
+        metrics.parent.mkdir(parents=True, exist_ok=True)
+        detector.save_metrics(metrics)
+    return found
 
 
 def pyscenedetect_boundaries(path: Path) -> list[int]:
@@ -130,13 +138,23 @@ class ClipResult:
 
 
 def evaluate_clip(
-    name: str, data: bytes, path: Path, truth: list[Span], pipeline: VideoPipeline, tolerance: int
+    name: str,
+    data: bytes,
+    path: Path,
+    truth: list[Span],
+    pipeline: VideoPipeline,
+    tolerance: int,
+    metrics_dir: Path | None = None,
 ) -> ClipResult:
-    ours = our_boundaries(data, pipeline)
+    ours = our_boundaries(data, pipeline, _metrics_path(metrics_dir, name))
     reference = pyscenedetect_boundaries(path)
     return ClipResult(
         name, truth, ours, reference, match(ours, truth, tolerance)[0], match(reference, truth, tolerance)[0]
     )
+
+
+def _metrics_path(metrics_dir: Path | None, name: str) -> Path | None:
+    return None if metrics_dir is None else metrics_dir / f"{Path(name).stem}.csv"
 
 
 def synthetic_set(count: int) -> list[tuple[str, SyntheticVideo]]:
@@ -191,7 +209,50 @@ def budget_adherence(
     return rows
 
 
-def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> dict[str, Any]:
+def hard_cases(
+    count: int, pipeline: VideoPipeline, tolerance: int, metrics_dir: Path | None = None
+) -> dict[str, Any]:
+    """`datasets.shot_cases` (photos and film with the issue-16 cases), scored by the test set's
+    rules (`score_test_clip`), ours and PySceneDetect's ContentDetector; per clip (tuning data)."""
+    ours, reference = ShotTally(), ShotTally()
+    clips = []
+    with tempfile.TemporaryDirectory(prefix="creativeloop-shot-cases-") as tmp:
+        for index in range(count):
+            case = build_case(index)
+            data = encode_case(case)
+            path = Path(tmp) / f"{case.name}.mp4"
+            path.write_bytes(data)
+            boundaries, events = case_labels(case)
+            found = our_boundaries(data, pipeline, _metrics_path(metrics_dir, case.name))
+            clip_tally = ShotTally()
+            for tally in (ours, clip_tally):
+                score_test_clip(found, boundaries, events, case.ignore, tolerance, tally)
+            score_test_clip(
+                pyscenedetect_boundaries(path), boundaries, events, case.ignore, tolerance, reference
+            )
+            summary = clip_tally.summary()
+            clips.append(
+                {
+                    "name": case.name, "size": f"{case.frames[0].shape[1]}x{case.frames[0].shape[0]}",
+                    "true": [(k, s, e) for k, _, s, e in boundaries], "ours": found,
+                    "f1": summary["f1"], "flashes_cut": summary["flashes_cut"],
+                }
+            )  # fmt: skip
+    return {
+        "clips": clips,
+        "ours": ours.summary(),
+        "pyscenedetect_content_detector": reference.summary(),
+    }
+
+
+def run(
+    data_dir: Path,
+    synthetic: int,
+    tolerance: int,
+    sheet: Path | None,
+    cases: int = 27,
+    metrics_dir: Path | None = None,
+) -> dict[str, Any]:
     settings = VideogenSettings()
     pipeline = VideoPipeline(settings)
     report: dict[str, Any] = {"tolerance_frames": tolerance, "detector": settings.hard_cut_detector}
@@ -202,7 +263,11 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
     for clip in clips:
         path = clip.path(data_dir)
         data = path.read_bytes()
-        real.append(evaluate_clip(clip.name, data, path, [(c, c) for c in clip.cuts], pipeline, tolerance))
+        real.append(
+            evaluate_clip(
+                clip.name, data, path, [(c, c) for c in clip.cuts], pipeline, tolerance, metrics_dir
+            )
+        )
         budgets += budget_adherence(clip.name, data, pipeline, (6.0, 15.0, 30.0), "9:16")
     report["real"] = _aggregate(real)
     synthetic_results: list[ClipResult] = []
@@ -214,7 +279,7 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
             path = Path(tmp) / f"{name}.mp4"
             path.write_bytes(data)
             truth = [(b.start, b.end) for b in video.boundaries]
-            result = evaluate_clip(name, data, path, truth, pipeline, tolerance)
+            result = evaluate_clip(name, data, path, truth, pipeline, tolerance, metrics_dir)
             result.extra = {"flashes": len(video.flashes), "seconds": round(video.duration_s, 1)}
             synthetic_results.append(result)
             kinds.append((video, result.ours))
@@ -230,6 +295,8 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
     report["synthetic"]["recall_by_kind"] = per_kind_recall(kinds, tolerance)
     report["synthetic"]["flash_false_positives"] = flashes
     report["synthetic"]["flashes"] = sum(len(v.flashes) for v, _ in kinds)
+    if cases > 0 and available_photos():
+        report["cases"] = hard_cases(cases, pipeline, tolerance, metrics_dir)
     report["budget"] = {
         "renders": len(budgets),
         "max_error_frames": max((b["error_frames"] for b in budgets), default=0),
@@ -311,6 +378,32 @@ def markdown(report: dict[str, Any]) -> str:
         f"false boundaries at flashes: {synthetic['flash_false_positives']} "
         f"of {synthetic['flashes']} flashes.",
         "",
+    ]  # fmt: skip
+    if "cases" in report:
+        block = report["cases"]
+        lines += [
+            "### shot cases (tuning: photos and film with the issue-16 cases, scored like the test set)",
+            "",
+            "| clip | size | true (kind, start, end) | ours | F1 | flashes cut |",
+            "|---|---|---|---|---|---|",
+        ]
+        for clip in block["clips"]:
+            lines.append(
+                f"| {clip['name']} | {clip['size']} | {clip['true']} | {clip['ours']} | {clip['f1']:.3f} "
+                f"| {clip['flashes_cut']} |"
+            )
+        for name, key in (
+            ("ours", "ours"),
+            ("PySceneDetect ContentDetector", "pyscenedetect_content_detector"),
+        ):
+            t = block[key]
+            lines.append(
+                f"\n{name}: P {t['precision']:.3f} R {t['recall']:.3f} F1 {t['f1']:.3f} "
+                f"(tp {t['tp']}, fp {t['fp']}, fn {t['fn']}); gradual recall {t['gradual_recall']:.3f}; "
+                f"recall by kind {t['recall_by_kind']}; flashes cut {t['flashes_cut']} of {t['flashes']}"
+            )
+        lines.append("")
+    lines += [
         "### budget adherence",
         "",
         "| clip | budget s | aspect | size | expected frames | frames | error | duration s | render s |",

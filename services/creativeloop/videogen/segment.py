@@ -549,6 +549,8 @@ class DissolveDetector(_SignalDetector):
         alike = signals.compare(before, after)
         if math.isnan(alike.similarity) or alike.same(self.config.same_picture):
             return False  # from or to a solid picture (a fade's), or no change of picture
+        if alike.similarity >= 0.45 and alike.detail >= 0.45 and not alike.colour < 0.45:
+            return False  # the same picture, moved and relit over the span: no dissolve keeps its detail
         length = end - start + 1
         alphas = []
         for share in (0.25, 0.5, 0.75):
