@@ -153,3 +153,27 @@ def test_a_source_larger_than_the_cache_is_decoded_again(clip: bytes) -> None:
     big = to_mp4(make_video([ShotSpec(1.0, seed=3), ShotSpec(1.0, seed=4)], ["cut"], size=(640, 360)))
     summary = pipeline.summarize(big, 1.5, aspect="16:9")  # 640x360 frames: 50 of them are 17 MB
     assert summary.understanding.analysis.frames is None and summary.rendered.frames == 38
+
+
+def test_the_cache_converts_only_the_window_and_gives_the_same_pixels(clip: bytes) -> None:
+    import io
+
+    import av
+
+    from creativeloop.videogen.media import FrameCache
+
+    cache = FrameCache((128, 72), 1.0, limit_bytes=1 << 30)
+    with av.open(io.BytesIO(clip)) as container:
+        for frame in container.decode(video=0):
+            cache.add(frame)
+    assert cache.complete and cache.nbytes == len(cache) * cache.frame_bytes
+    for x, y, width, height in ((0, 0, 40, 72), (3, 1, 40, 70), (87, 0, 40, 72), (5, 5, 61, 31)):
+        window = cache.crop(7, x, y, width, height)
+        assert window.shape == (height, width, 3)
+        assert (window == cache.get(7)[y : y + height, x : x + width]).all()
+    small = FrameCache((128, 72), 0.5, limit_bytes=cache.frame_bytes)  # a quarter of the pixels
+    assert small.size == (64, 36) and small.complete
+    with av.open(io.BytesIO(clip)) as container:
+        for frame in container.decode(video=0):
+            small.add(frame)
+    assert not small.complete and len(small) == 0  # over the limit: dropped, the render decodes again

@@ -229,6 +229,28 @@ class FrameCache:
             return np.asarray(cv2.cvtColor(kept, cv2.COLOR_YUV2BGR_I420))
         return kept
 
+    def crop(self, index: int, x: int, y: int, width: int, height: int) -> Frame:
+        """The `width` x `height` window at (x, y) of frame `index` (cache pixels) as BGR, the same
+        pixels as `get(index)[y : y + height, x : x + width]`; only the window is converted."""
+        kept = self._frames[index]
+        if kept.ndim == 3:
+            return kept[y : y + height, x : x + width]
+        full_w, full_h = self.size
+        # The 4:2:0 window around it, on even coordinates (one chroma sample per 2x2 pixels).
+        x0, y0 = x // 2 * 2, y // 2 * 2
+        x1, y1 = min(full_w, (x + width + 1) // 2 * 2), min(full_h, (y + height + 1) // 2 * 2)
+        luma = kept[:full_h]
+        chroma = kept[full_h:].reshape(2, full_h // 2, full_w // 2)
+        planes = np.concatenate(
+            [
+                luma[y0:y1, x0:x1].ravel(),
+                chroma[0, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2].ravel(),
+                chroma[1, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2].ravel(),
+            ]
+        ).reshape((y1 - y0) * 3 // 2, x1 - x0)
+        bgr = cv2.cvtColor(planes, cv2.COLOR_YUV2BGR_I420)
+        return np.asarray(bgr[y - y0 : y - y0 + height, x - x0 : x - x0 + width])
+
 
 def _scale_i420(planes: Frame, size: tuple[int, int], out: tuple[int, int]) -> Frame:
     """4:2:0 planes (height * 3/2 rows) of a `size` picture, scaled to `out` (area average)."""

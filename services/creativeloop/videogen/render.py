@@ -148,9 +148,10 @@ def render_clips(
     poster: Frame | None = None
     scale = 1.0
     frames: Iterator[tuple[int, Frame | None]]
-    if cache is not None and cache.complete and len(cache) >= len(wanted):
+    cached = cache is not None and cache.complete and len(cache) >= len(wanted)
+    if cache is not None and cached:
         scale = cache.scale
-        frames = ((i, cache.get(i) if wanted[i] else None) for i in range(len(wanted)))
+        frames = ((i, None) for i in range(len(wanted)))  # windows are cut from the cache below
     else:
         frames = decode_frames(data, info, limits, None, wanted=wanted)
     window = options.window
@@ -159,7 +160,7 @@ def render_clips(
     try:
         piece_index = 0
         for index, frame in frames:
-            if frame is None:
+            if frame is None and not (cached and wanted[index]):
                 continue
             while piece_index < len(pieces) and index >= pieces[piece_index].clip.end:
                 state.end_piece(pieces[piece_index].clip.frames, piece_index == len(pieces) - 1)
@@ -170,11 +171,14 @@ def render_clips(
             if index < piece.clip.start:
                 continue
             x, y = piece.corners[index - piece.clip.start]
-            if scale < 1.0:
-                height, width = frame.shape[:2]
-                x = min(round(x * scale), width - window[0])
-                y = min(round(y * scale), height - window[1])
-            crop = frame[y : y + window[1], x : x + window[0]]
+            if cache is not None and cached:
+                if scale < 1.0:
+                    x = min(round(x * scale), cache.size[0] - window[0])
+                    y = min(round(y * scale), cache.size[1] - window[1])
+                crop = cache.crop(index, x, y, window[0], window[1])  # converts the window only
+            else:
+                assert frame is not None
+                crop = frame[y : y + window[1], x : x + window[0]]
             out = cv2.resize(crop, options.size, interpolation=cv2.INTER_AREA)
             if index == poster_source_frame:
                 poster = out.copy()

@@ -342,10 +342,15 @@ class _SignalDetector(SceneDetector):  # type: ignore[misc]
         return list(self.METRICS)
 
     def process_frame(self, timecode: FrameTimecode, frame_img: npt.NDArray[Any]) -> list[FrameTimecode]:
-        index = timecode.frame_num
-        self._fps = float(timecode.frame_rate or 25)
-        self.signals.add(index, frame_img)
-        self._measure(index, timecode)
+        self.signals.add(timecode.frame_num, frame_img)
+        return self.observe(timecode)
+
+    def observe(self, timecode: FrameTimecode) -> list[FrameTimecode]:
+        """`process_frame` once the frame is in `signals` (ShotDetector measures each frame once
+        for all its detectors)."""
+        if timecode.frame_num == 0:
+            self._fps = float(timecode.frame_rate or 25)
+        self._measure(timecode.frame_num, timecode)
         return []
 
     def _measure(self, index: int, timecode: FrameTimecode) -> None:
@@ -353,7 +358,7 @@ class _SignalDetector(SceneDetector):  # type: ignore[misc]
 
     def _record(self, index: int, timecode: FrameTimecode, values: dict[str, float]) -> None:
         if self.stats_manager is not None:
-            self.stats_manager.set_metrics(FrameTimecode(index, timecode.frame_rate), values)
+            self.stats_manager.set_metrics(FrameTimecode(index, timecode), values)
 
     def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
         self._fps = float(timecode.frame_rate or 25)
@@ -581,8 +586,8 @@ class StructureCutDetector(_SignalDetector):
     def event_buffer_length(self) -> int:
         return 1
 
-    def process_frame(self, timecode: FrameTimecode, frame_img: npt.NDArray[Any]) -> list[FrameTimecode]:
-        super().process_frame(timecode, frame_img)
+    def observe(self, timecode: FrameTimecode) -> list[FrameTimecode]:
+        super().observe(timecode)
         index = timecode.frame_num
         value = 1.0
         if index > 0:
@@ -702,6 +707,7 @@ class ShotDetector:
         self.fps = fps
         self.min_frames = max(1, round(config.min_shot_s * float(fps)))
         self.signals = FrameSignals()
+        self._start = FrameTimecode(0, fps)
         self.stats: StatsManager | None = StatsManager() if metrics else None
         self._hard = _hard_cut_detector(config)
         self.fades = FadeDetector(config, self.signals)
@@ -726,14 +732,14 @@ class ShotDetector:
         if index != self._last + 1:
             raise ValueError(f"frame {index} after {self._last}: frames must be pushed in order")
         self._last = index
-        timecode = FrameTimecode(index, self.fps)
+        timecode = FrameTimecode(index, self._start)  # (a timecode as the rate: 5x cheaper)
         self.signals.add(index, frame)
         if self._hard is not None:
             # PySceneDetect's detector proposes on the colour thumbnail: cuts change the whole
             # picture, and every proposal is verified, so 64x36 is plenty and 10x cheaper.
             self._proposed += [tc.frame_num for tc in self._hard.process_frame(timecode, self.signals.small)]
         for detector in self._ours:
-            self._proposed += [tc.frame_num for tc in detector.process_frame(timecode, frame)]
+            self._proposed += [tc.frame_num for tc in detector.observe(timecode)]
 
     @property
     def frame_count(self) -> int:
