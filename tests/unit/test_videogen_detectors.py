@@ -85,8 +85,10 @@ def test_two_dissolves_around_a_short_moving_shot_are_two_boundaries() -> None:
 
 def test_a_fade_between_two_framings_of_one_picture_is_a_boundary() -> None:
     picture = make_video([ShotSpec(2.0, seed=9, product=False)], [], size=(384, 216)).frames[0]
-    wide = [cv2.resize(picture, SIZE, interpolation=cv2.INTER_AREA)] * 50
-    close = [cv2.resize(picture[40:148, 100:292], SIZE, interpolation=cv2.INTER_AREA)] * 50
+    wide: list[Frame] = [np.asarray(cv2.resize(picture, SIZE, interpolation=cv2.INTER_AREA), np.uint8)] * 50
+    close: list[Frame] = [
+        np.asarray(cv2.resize(picture[40:148, 100:292], SIZE, interpolation=cv2.INTER_AREA), np.uint8)
+    ] * 50
     builder = Builder("reframed", SIZE)
     builder.first(Shot([f.copy() for f in wide], "wide"))
     builder.fade(Shot([f.copy() for f in close], "close"), 8, 2, 8)

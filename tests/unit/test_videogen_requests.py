@@ -60,8 +60,13 @@ def test_bad_budgets_are_rejected_before_the_video_is_read_or_decoded(
     tmp_path: Path, clip: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decoded: list[int] = []
-    real = pipeline_module.analyse
-    monkeypatch.setattr(pipeline_module, "analyse", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    real = analyse_module.analyse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "analyse", counted)
     service = servicer(tmp_path)
     garbage = b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 10_000  # undecodable: must not even be looked at
     for budget in (1e-9, 0.5, -3.0, math.nan, math.inf, 1e6):
@@ -152,7 +157,7 @@ def decoded(video: bytes) -> list[bytes]:
 
     import av
 
-    with av.open(io.BytesIO(video)) as container:
+    with av.open(io.BytesIO(video), mode="r") as container:
         return [frame.to_ndarray(format="bgr24").tobytes() for frame in container.decode(video=0)]
 
 
@@ -173,7 +178,7 @@ def test_the_cache_converts_only_the_window_and_gives_the_same_pixels(clip: byte
     from creativeloop.videogen.media import FrameCache
 
     cache = FrameCache((128, 72), 1.0, limit_bytes=1 << 30)
-    with av.open(io.BytesIO(clip)) as container:
+    with av.open(io.BytesIO(clip), mode="r") as container:
         for frame in container.decode(video=0):
             cache.add(frame)
     assert cache.complete and cache.nbytes == len(cache) * cache.frame_bytes
@@ -183,7 +188,7 @@ def test_the_cache_converts_only_the_window_and_gives_the_same_pixels(clip: byte
         assert (window == cache.get(7)[y : y + height, x : x + width]).all()
     small = FrameCache((128, 72), 0.5, limit_bytes=cache.frame_bytes)  # a quarter of the pixels
     assert small.size == (64, 36) and small.complete
-    with av.open(io.BytesIO(clip)) as container:
+    with av.open(io.BytesIO(clip), mode="r") as container:
         for frame in container.decode(video=0):
             small.add(frame)
     assert not small.complete and len(small) == 0  # over the limit: dropped, the render decodes again

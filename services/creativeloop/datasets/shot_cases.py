@@ -27,6 +27,7 @@ apart and never used here.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -119,12 +120,12 @@ class ShotClip:
 def _photo(ref: str) -> Frame | None:
     if existing_file(photo_path(ref)) is None:
         return None
-    image = load_image_file(photo_path(ref))
+    image = np.asarray(load_image_file(photo_path(ref)), np.uint8)
     longest = max(image.shape[:2])
     if longest > 1200:
         scale = 1200 / longest
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return np.asarray(image, np.uint8)
+        return np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
+    return image
 
 
 def available_photos() -> list[str]:
@@ -161,7 +162,7 @@ def available_films() -> list[tuple[Path, int, int]]:
         if not path.is_file():
             continue
         edges = [0, *clip.cuts, clip.frames]
-        films += [(path, a + 1, b - 2) for a, b in zip(edges, edges[1:], strict=False) if b - a > 20]
+        films += [(path, a + 1, b - 2) for a, b in itertools.pairwise(edges) if b - a > 20]
     return [f for f in films if _film(*f)]
 
 
@@ -187,10 +188,15 @@ def render_view(photo: Frame, view: View, size: tuple[int, int]) -> Frame:
         small = cv2.resize(photo, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
         matrix = np.array([[1.0, 0, x0 / scale], [0, 1.0, y0 / scale]], np.float64)
         return np.asarray(
-            cv2.warpAffine(small, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_REFLECT),
+            cv2.warpAffine(
+                small,
+                matrix,
+                size,
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REFLECT,
+            ),
             np.uint8,
-        )  # fmt: skip
+        )
     return np.asarray(
         cv2.warpAffine(
             photo, matrix, size, flags=flags | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
@@ -369,8 +375,16 @@ def caption(frames: list[Frame], first: int, last: int, text: str) -> None:
         frame = frames[k].copy()
         height, width = frame.shape[:2]
         cv2.rectangle(frame, (0, int(height * 0.7)), (width, int(height * 0.92)), (30, 30, 30), -1)
-        cv2.putText(frame, text, (int(width * 0.05), int(height * 0.86)), cv2.FONT_HERSHEY_SIMPLEX,
-                    height / 260, (255, 255, 255), max(1, height // 100), cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            frame,
+            text,
+            (int(width * 0.05), int(height * 0.86)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            height / 260,
+            (255, 255, 255),
+            max(1, height // 100),
+            cv2.LINE_AA,
+        )
         frames[k] = frame
 
 
@@ -475,8 +489,15 @@ def script_fade_holds(
     b.first(_any_shot(b, rng, photos, films, _length(rng)))
     for hold in (int(rng.integers(3, 8)), int(rng.integers(8, 20)), 0):
         out, into = int(rng.integers(6, 16)), int(rng.integers(6, 16))
-        b.fade(_any_shot(b, rng, photos, films, _length(rng)), out, hold, into, level=int(rng.integers(0, 12)),
-               eased=rng.random() < 0.5, detail=f"black hold {hold}")  # fmt: skip
+        b.fade(
+            _any_shot(b, rng, photos, films, _length(rng)),
+            out,
+            hold,
+            into,
+            level=int(rng.integers(0, 12)),
+            eased=rng.random() < 0.5,
+            detail=f"black hold {hold}",
+        )
     b.fade(
         _any_shot(b, rng, photos, films, _length(rng)), 0, int(rng.integers(4, 12)), 0, detail="cut to black"
     )
@@ -490,8 +511,15 @@ def script_white_fades(
     for hold in (0, int(rng.integers(2, 10)), int(rng.integers(0, 4))):
         out, into = int(rng.integers(5, 14)), int(rng.integers(5, 14))
         shot = _any_shot(b, rng, photos, films, _length(rng, 2.0, 3.2))
-        b.fade(shot, out, hold, into, level=int(rng.integers(240, 256)), eased=rng.random() < 0.5,
-               detail=f"white hold {hold}")  # fmt: skip
+        b.fade(
+            shot,
+            out,
+            hold,
+            into,
+            level=int(rng.integers(240, 256)),
+            eased=rng.random() < 0.5,
+            detail=f"white hold {hold}",
+        )
         if rng.random() < 0.6:  # a flash in the middle of the new shot
             at = b.at - len(shot.frames) // 2 - 2
             s, e = flash(b.clip.frames, at, float(rng.uniform(0.6, 0.95)), int(rng.integers(0, 6)))
@@ -507,9 +535,11 @@ def script_chained_dissolves(
         first = int(rng.integers(8, 18))
         middle = int(rng.integers(4, 14))
         second = int(rng.integers(8, 18))
-        short = film_shot(films[int(rng.integers(len(films)))], first + middle + second, b.size, rng) if films and \
-            rng.random() < 0.5 else photo_shot(photos[int(rng.integers(len(photos)))], first + middle + second,
-                                                b.size, rng, end=None, product=True)  # fmt: skip
+        frames = first + middle + second
+        if films and rng.random() < 0.5:
+            short = film_shot(films[int(rng.integers(len(films)))], frames, b.size, rng)
+        else:
+            short = photo_shot(photos[int(rng.integers(len(photos)))], frames, b.size, rng, product=True)
         b.dissolve(short, first, eased=rng.random() < 0.5, detail="chained 1")
         b.dissolve(
             _any_shot(b, rng, photos, films, _length(rng)),
@@ -534,14 +564,27 @@ def script_same_photo(
         if kind == 0:
             b.dissolve(shot, int(rng.integers(8, 20)), eased=True, detail="same photo reframed")
         elif kind == 1:
-            b.fade(shot, int(rng.integers(6, 12)), int(rng.integers(0, 6)), int(rng.integers(6, 12)),
-                   detail="same photo, through black")  # fmt: skip
+            b.fade(
+                shot,
+                int(rng.integers(6, 12)),
+                int(rng.integers(0, 6)),
+                int(rng.integers(6, 12)),
+                detail="same photo, through black",
+            )
         else:
-            b.fade(shot, int(rng.integers(5, 10)), int(rng.integers(0, 3)), int(rng.integers(5, 10)), level=250,
-                   detail="same photo, through white")  # fmt: skip
+            b.fade(
+                shot,
+                int(rng.integers(5, 10)),
+                int(rng.integers(0, 3)),
+                int(rng.integers(5, 10)),
+                level=250,
+                detail="same photo, through white",
+            )
         # back to the wide framing by a cut
-        b.cut(photo_shot(ref, _length(rng, 1.2, 2.0), b.size, rng, start=(0.5, 0.5, 1.0), end=(0.52, 0.5, 1.0)),
-              detail="same photo, cut")  # fmt: skip
+        b.cut(
+            photo_shot(ref, _length(rng, 1.2, 2.0), b.size, rng, start=(0.5, 0.5, 1.0), end=(0.52, 0.5, 1.0)),
+            detail="same photo, cut",
+        )
 
 
 def script_flashes(

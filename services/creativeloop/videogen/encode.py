@@ -82,7 +82,7 @@ class Mp4Writer:
         """Append one frame (uint8 BGR, exactly width x height)."""
         # OpenCV's BGR -> 4:2:0 conversion (BT.601, as the decoder's) is several times faster than
         # letting the encoder run swscale, and within one level of it.
-        planes = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV_I420)
+        planes = np.asarray(cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV_I420), np.uint8)
         frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         frame.pts = self.frames
         self.frames += 1

@@ -137,14 +137,14 @@ def thumbnail(frame: Frame) -> npt.NDArray[np.uint8]:
     return np.asarray(small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
 
 
-def _template(a: Floats, search: float) -> tuple[Floats, int, int]:
+def _template(a: npt.NDArray[Any], search: float) -> tuple[npt.NDArray[Any], int, int]:
     height, width = a.shape
     tw, th = round(width * (1 - 2 * search)), round(height * (1 - search))
     x0, y0 = (width - tw) // 2, (height - th) // 2
     return a[y0 : y0 + th, x0 : x0 + tw], x0, y0
 
 
-def structure_similarity(a: Floats, b: Floats, search: float = 0.125) -> float:
+def structure_similarity(a: npt.NDArray[Any], b: npt.NDArray[Any], search: float = 0.125) -> float:
     """Normalised cross-correlation of `a`'s centre inside `b`, best over shifts of up to `search`
     of the width (and half that vertically): 1 for the same picture moved, brightened or
     darkened; NaN when either is a solid picture."""
@@ -158,7 +158,7 @@ def _std(a: npt.NDArray[Any]) -> float:
     return float(cv2.meanStdDev(a)[1][0, 0])
 
 
-def _shift(a: Floats, b: Floats, search: float) -> tuple[int, int]:
+def _shift(a: npt.NDArray[Any], b: npt.NDArray[Any], search: float) -> tuple[int, int]:
     """Where `a`'s centre sits best in `b` (dx, dy), by normalised cross-correlation."""
     template, x0, y0 = _template(a, search)
     scores = cv2.matchTemplate(b, template, cv2.TM_CCOEFF_NORMED)

@@ -99,7 +99,8 @@ class VideogenSettings(ServiceSettings):
         0.2,
         gt=0,
         lt=1,
-        description="A fade's darkest (or brightest) frame keeps at most this share of the contrast around it.",
+        description="A fade's darkest (or brightest) frame keeps at most this share of the contrast "
+        "around it.",
     )
     dissolve_detector: bool = Field(True, description="Detect dissolves (local linearity of the frames).")
     dissolve_change: float = Field(
