@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -80,10 +79,9 @@ class Mp4Writer:
 
     def write(self, bgr: npt.NDArray[np.uint8]) -> None:
         """Append one frame (uint8 BGR, exactly width x height)."""
-        # OpenCV's BGR -> 4:2:0 conversion (BT.601, as the decoder's) is several times faster than
-        # letting the encoder run swscale, and within one level of it.
-        planes = np.asarray(cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV_I420), np.uint8)
-        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        # bgr24, converted by the encoder (swscale): a 4:2:0 frame built from numpy planes leaves
+        # the planes' row padding uninitialised, which libx264 reads, so its output would vary.
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
         frame.pts = self.frames
         self.frames += 1
         for packet in self._video.encode(frame):
