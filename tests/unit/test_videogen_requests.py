@@ -160,7 +160,13 @@ def test_kept_frames_render_the_same_clip_as_a_second_decode(
     )
     assert once.understanding.analysis.frames is not None
     assert twice.understanding.analysis.frames is None
-    assert once.plan == twice.plan
+    # The same pieces; scores can differ from run to run in the last digits (seen: 7e-12 on a
+    # score of 2.2, also with one OpenCV thread), so they are compared approximately.
+    assert [(c.shot, c.start, c.end) for c in once.plan.clips] == [
+        (c.shot, c.start, c.end) for c in twice.plan.clips
+    ]
+    assert [c.score for c in once.plan.clips] == pytest.approx([c.score for c in twice.plan.clips], rel=1e-9)
+    assert once.plan.crossfade == twice.plan.crossfade
     assert len(from_cache) == 50 and from_cache == written  # the same pixels go to the encoder
 
 
