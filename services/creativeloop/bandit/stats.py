@@ -24,6 +24,14 @@ Two stages, because the inputs are keyed by impression_id and the counts by crea
 
    Event time is `Impression.shown_at` / `Click.clicked_at`, or the record's Kafka timestamp when
    the field is unset.
+
+   State is bounded in event time: an impression_id's state (and a dead-lettered click's marker)
+   leaves once the partition's *eviction clock* passes its time + window + **dedupe horizon**. A
+   record older than that can no longer be told from a duplicate, so it is dead-lettered
+   ("older than the dedupe horizon") instead of counted: counts stay exact and the state stays
+   flat however long the stream. The eviction clock is the impression clock, but never more than
+   `max_clock_lead` ahead of the newest Kafka record timestamp read, so one impression stamped far
+   in the future cannot evict the partition's state.
 2. `CreativeCounter` (state keyed by creative_id: one value with all its buckets, so an outcome
    updates a creative atomically) adds outcomes up per (creative, bucket) and per creative over
    all contexts, with exponential **time decay** in event time: an outcome weighs
@@ -34,7 +42,10 @@ Two stages, because the inputs are keyed by impression_id and the counts by crea
    arrive in. Each outcome carries the offset it was read at; replays after a crash (offsets at or
    below the last one applied) are ignored, so counts stay exact under at-least-once delivery.
 
-All state is bytes in `MutableMapping`s: faust tables in the service, dicts in tests.
+State lives in `MutableMapping`s of the state objects (`ImpressionState`, `HeldClick`,
+`CreativeRecord`; their byte encodings are read too). With `track_changes()`, the ledger also
+records what changed and what it counted since `take_changes()`: the stream engine checkpoints
+exactly that.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -50,9 +61,14 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from creativeloop.kit.context import ALL_CONTEXTS, context_bucket
+from creativeloop.kit.decay import NS_PER_S, decay_factor, decayed_add
 from creativeloop.v1 import events_pb2
 
-NS_PER_S = 1_000_000_000
+__all__ = ["NS_PER_S", "decay_factor"]
+
+#: How long a dead-lettered or counted impression_id is remembered after its attribution window,
+#: in event time, unless the ledger is given another horizon.
+DEFAULT_HORIZON_S = 3600.0
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
@@ -65,8 +81,11 @@ def _seconds(ns: int) -> str:
 
 def _iso(ns: int) -> str:
     stamp = Timestamp()
-    stamp.FromNanoseconds(ns)
-    return stamp.ToJsonString()
+    try:
+        stamp.FromNanoseconds(ns)
+        return stamp.ToJsonString()
+    except (ValueError, OverflowError):  # outside Timestamp's range (years 1-9999)
+        return f"{ns}ns"
 
 
 def event_time_ns(stamp: Timestamp, record_timestamp_ns: int) -> int:
@@ -74,13 +93,6 @@ def event_time_ns(stamp: Timestamp, record_timestamp_ns: int) -> int:
     if stamp.seconds or stamp.nanos:
         return int(stamp.ToNanoseconds())
     return record_timestamp_ns
-
-
-def decay_factor(age_ns: int, half_life_s: float | None) -> float:
-    """Weight of an observation `age_ns` old: 2 ** (-age / half_life); 1 when decay is off."""
-    if not half_life_s or age_ns == 0:
-        return 1.0
-    return float(2.0 ** (-(age_ns / NS_PER_S) / half_life_s))
 
 
 # --- stage 1: attribution, keyed by impression_id ---------------------------------------------
@@ -105,6 +117,8 @@ class ImpressionState:
     bucket: str = ALL_CONTEXTS
     shown_at_ns: int = 0
     click: ClickStatus = ClickStatus.NONE
+    #: Who saw it (the impression's user_id): their behaviour summary gets the outcomes.
+    user_id: str = ""
 
     @property
     def shown(self) -> bool:
@@ -114,9 +128,9 @@ class ImpressionState:
         return _dumps(asdict(self))
 
     @classmethod
-    def decode(cls, raw: bytes | None) -> ImpressionState | None:
-        if raw is None:
-            return None
+    def decode(cls, raw: ImpressionState | bytes | None) -> ImpressionState | None:
+        if raw is None or isinstance(raw, ImpressionState):
+            return raw
         data = json.loads(raw)
         creative_id = str(data["creative_id"])
         if "click" in data:
@@ -125,7 +139,13 @@ class ImpressionState:
             click = ClickStatus.NONE
             if data.get("clicked"):
                 click = ClickStatus.COUNTED if creative_id else ClickStatus.HELD
-        return cls(creative_id, str(data.get("bucket", "")), int(data.get("shown_at_ns", 0)), click)
+        return cls(
+            creative_id,
+            str(data.get("bucket", "")),
+            int(data.get("shown_at_ns", 0)),
+            click,
+            str(data.get("user_id", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -179,7 +199,9 @@ class HeldClick:
         return _dumps({"clicked_at_ns": self.clicked_at_ns, "record": self.record.to_json()})
 
     @classmethod
-    def decode(cls, raw: bytes) -> HeldClick:
+    def decode(cls, raw: HeldClick | bytes) -> HeldClick:
+        if isinstance(raw, HeldClick):
+            return raw
         data = json.loads(raw)
         return cls(int(data["clicked_at_ns"]), SourceRecord.from_json(data["record"]))
 
@@ -190,6 +212,8 @@ class LetterKind(StrEnum):
     INVALID = "invalid"  # cannot be decoded or validated (any source topic)
     NO_IMPRESSION = "no_impression"
     OUTSIDE_WINDOW = "outside_window"
+    #: Older than window + dedupe horizon: it could be a duplicate of a record already forgotten.
+    EXPIRED = "expired"
 
 
 #: The kinds of letters that are valid clicks not counted.
@@ -222,8 +246,9 @@ class Outcome:
     bucket: str
     #: Event time of the impression it is about (its `shown_at`), for decay.
     at_ns: int
-    impressions: int = 0
-    clicks: int = 0
+    #: Whole numbers for one record; decayed sums (to `at_ns`) when outcomes are aggregated.
+    impressions: float = 0
+    clicks: float = 0
 
     def encode(self) -> bytes:
         return _dumps(asdict(self))
@@ -235,8 +260,8 @@ class Outcome:
             str(data["creative_id"]),
             str(data.get("bucket", "")),
             int(data.get("at_ns", 0)),
-            int(data["impressions"]),
-            int(data["clicks"]),
+            data["impressions"],
+            data["clicks"],
         )
 
 
@@ -253,27 +278,47 @@ class Step:
 class ImpressionLedger:
     """Stage 1: per-impression state keyed by impression_id, and the clicks held for an impression.
 
-    `impressions` and `held` must be partitioned like the input topics (faust tables written from
-    the agent that reads them). The impression clocks and the index of held clicks by deadline
-    live in memory: call `rebuild()` after the tables are recovered. A clock that restarts from
-    nothing is harmless: every held click older than the lost clock allows was already expired.
+    `impressions` and `held` must be partitioned like the input topics. The impression clocks, the
+    index of held clicks by deadline and the eviction index live in memory: call `rebuild()` after
+    the tables are recovered from bytes, or `restore()` entry by entry (which also indexes them
+    for eviction). A clock that restarts from nothing is harmless: every held click older than
+    the lost clock allows was already expired.
     """
 
     def __init__(
         self,
-        impressions: MutableMapping[str, bytes],
-        held: MutableMapping[str, bytes],
+        impressions: MutableMapping[str, Any],
+        held: MutableMapping[str, Any],
         window_s: float,
+        horizon_s: float = DEFAULT_HORIZON_S,
+        max_clock_lead_s: float | None = None,
     ) -> None:
         if window_s <= 0:
             raise ValueError(f"attribution window must be positive, not {window_s}")
+        if horizon_s < 0:
+            raise ValueError(f"dedupe horizon must not be negative, not {horizon_s}")
         self._table = impressions
         self._held = held
         self.window_ns = round(window_s * NS_PER_S)
+        #: How long after its time (+ window) an impression_id's state is kept.
+        self.horizon_ns = round(horizon_s * NS_PER_S)
+        self._lead_ns = None if max_clock_lead_s is None else round(max_clock_lead_s * NS_PER_S)
         #: Per partition: the newest `shown_at` read from it.
         self._clock: dict[int, int] = {}
+        #: Per partition: the eviction clock (the impression clock, bounded by record timestamps).
+        self._eviction_clock: dict[int, int] = {}
         #: Per partition: a heap of (deadline, impression_id) of held clicks.
         self._due: dict[int, list[tuple[int, str]]] = {}
+        #: Per partition: time bucket -> [(impression_id, time)], and a heap of the buckets.
+        self._buckets: dict[int, dict[int, list[tuple[str, int]]]] = {}
+        self._bucket_heap: dict[int, list[int]] = {}
+        self._bucket_ns = max(NS_PER_S, (self.window_ns + self.horizon_ns) // 32)
+        #: impression_id -> [state, what it counted (1 impression, 2 click)] since `take_changes()`.
+        self._changes: dict[str, list[Any]] | None = None
+        #: clicked_at of the impression_ids known only by a click (held or dead-lettered).
+        self._click_at: dict[str, int] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
 
     def state(self, impression_id: str) -> ImpressionState | None:
         return ImpressionState.decode(self._table.get(impression_id))
@@ -285,8 +330,42 @@ class ImpressionLedger:
     def held_count(self) -> int:
         return len(self._held)
 
+    def __len__(self) -> int:
+        """impression_ids remembered (shown, held, counted or dead-lettered)."""
+        return len(self._table)
+
     def clock(self, partition: int) -> int | None:
         return self._clock.get(partition)
+
+    def eviction_clock(self, partition: int) -> int | None:
+        return self._eviction_clock.get(partition)
+
+    def entry_time(self, impression_id: str, state: ImpressionState) -> int:
+        """The event time an impression_id's state is kept from: shown_at, or its click's clicked_at."""
+        return state.shown_at_ns if state.shown else self._click_at.get(impression_id, 0)
+
+    # -- change tracking (the stream engine checkpoints what changed) ----------------------------
+
+    def track_changes(self) -> None:
+        """From now on, record every state written and what it counted, until `take_changes()`."""
+        self._changes = {}
+
+    def take_changes(self) -> dict[str, list[Any]]:
+        """impression_id -> [its state now, counted: 1 its impression, 2 its click] since the last call."""
+        changes, self._changes = self._changes or {}, {}
+        return changes
+
+    def _put(self, impression_id: str, state: ImpressionState, counted: int = 0) -> None:
+        self._table[impression_id] = state
+        if self._changes is not None:
+            change = self._changes.get(impression_id)
+            if change is None:
+                self._changes[impression_id] = [state, counted]
+            else:
+                change[0] = state
+                change[1] |= counted
+
+    # -- recovery --------------------------------------------------------------------------------
 
     def rebuild(self) -> None:
         """Re-index the held clicks in the table (after recovery or a rebalance)."""
@@ -295,8 +374,57 @@ class ImpressionLedger:
             held = HeldClick.decode(raw)
             self._index(held.record.partition, held.clicked_at_ns + self.window_ns, impression_id)
 
+    def restore(self, impression_id: str, state: ImpressionState, partition: int, at_ns: int) -> None:
+        """Put back a checkpointed state (time `at_ns`: its shown_at, or its click's clicked_at)."""
+        self._table[impression_id] = state
+        if state.shown:
+            self._click_at.pop(impression_id, None)
+        else:
+            self._click_at[impression_id] = at_ns
+        self._remember(partition, impression_id, at_ns)
+
+    def restore_held(self, impression_id: str, held: HeldClick) -> None:
+        self._held[impression_id] = held
+
+    def restore_clocks(self, partition: int, clock_ns: int | None, eviction_clock_ns: int | None) -> None:
+        """After `restore()`: set the clocks, drop held clicks no longer held, evict what expired."""
+        if clock_ns is not None:
+            self._clock[partition] = clock_ns
+        if eviction_clock_ns is not None:
+            self._eviction_clock[partition] = eviction_clock_ns
+        for impression_id in list(self._held):
+            state = self.state(impression_id)
+            if state is None or state.click is not ClickStatus.HELD:
+                del self._held[impression_id]
+        self.rebuild()
+        self._evict(partition)
+
+    # -- rules -----------------------------------------------------------------------------------
+
     def _index(self, partition: int, deadline_ns: int, impression_id: str) -> None:
         heapq.heappush(self._due.setdefault(partition, []), (deadline_ns, impression_id))
+
+    def _remember(self, partition: int, impression_id: str, at_ns: int) -> None:
+        """Index an impression_id for eviction at `at_ns` + window + horizon."""
+        bucket = at_ns // self._bucket_ns
+        buckets = self._buckets.setdefault(partition, {})
+        entries = buckets.get(bucket)
+        if entries is None:
+            entries = buckets[bucket] = []
+            heapq.heappush(self._bucket_heap.setdefault(partition, []), bucket)
+        entries.append((impression_id, at_ns))
+
+    def _expired(self, at_ns: int, partition: int) -> bool:
+        clock = self._eviction_clock.get(partition)
+        return clock is not None and at_ns + self.window_ns + self.horizon_ns <= clock
+
+    def _too_old(self, what: str, at_ns: int, record: SourceRecord) -> Step:
+        clock = self._eviction_clock[record.partition]
+        reason = (
+            f"{what} older than the dedupe horizon ({_seconds(self.window_ns + self.horizon_ns)}): "
+            f"at {_iso(at_ns)}, impressions of partition {record.partition} reached {_iso(clock)}"
+        )
+        return Step(Verdict.DEAD_LETTERED, letters=(Letter(record, LetterKind.EXPIRED, reason),))
 
     def _outside_window(self, shown_at_ns: int, clicked_at_ns: int) -> str | None:
         """None if the click is inside the attribution window of its impression, else why not."""
@@ -317,9 +445,12 @@ class ImpressionLedger:
         """Count an impression once; settle a click that was waiting for it; expire old held clicks."""
         shown_at = event_time_ns(event.shown_at, record.timestamp_ns)
         impression_id = event.impression_id
+        partition = record.partition
         state = self.state(impression_id)
         if state is not None and state.shown:
             step = Step(Verdict.DUPLICATE)
+        elif state is None and self._expired(shown_at, partition):
+            return self._too_old("impression", shown_at, record)
         else:
             bucket = context_bucket(event.context)
             click = state.click if state is not None else ClickStatus.NONE
@@ -338,17 +469,23 @@ class ImpressionLedger:
                     else:
                         click = ClickStatus.LATE
                         letters = (Letter(held.record, LetterKind.OUTSIDE_WINDOW, why),)
-            self._table[impression_id] = ImpressionState(event.creative_id, bucket, shown_at, click).encode()
+            new = ImpressionState(event.creative_id, bucket, shown_at, click, event.user_id)
+            self._click_at.pop(impression_id, None)
+            self._put(impression_id, new, 1 | (2 if clicks else 0))
+            self._remember(partition, impression_id, shown_at)
             outcome = Outcome(event.creative_id, bucket, shown_at, impressions=1, clicks=clicks)
             step = Step(Verdict.COUNTED, outcome, letters)
-        expired = self._advance(record.partition, shown_at)
+        expired = self._advance(record, shown_at)
         return replace(step, letters=step.letters + expired) if expired else step
 
     def click(self, event: events_pb2.Click, record: SourceRecord) -> Step:
         """Count a click once, for its impression's creative (not the click's own creative_id)."""
         clicked_at = event_time_ns(event.clicked_at, record.timestamp_ns)
         impression_id = event.impression_id
-        state = self.state(impression_id) or ImpressionState()
+        known = self.state(impression_id)
+        if known is None and self._expired(clicked_at, record.partition):
+            return self._too_old("click", clicked_at, record)
+        state = known or ImpressionState()
         if state.click is ClickStatus.COUNTED:
             return Step(Verdict.DUPLICATE)
         if not state.shown:
@@ -357,28 +494,39 @@ class ImpressionLedger:
             held = HeldClick(clicked_at, record)
             deadline = clicked_at + self.window_ns
             clock = self._clock.get(record.partition)
+            self._click_at[impression_id] = clicked_at
             if clock is not None and clock > deadline:
-                self._table[impression_id] = replace(state, click=ClickStatus.ORPHANED).encode()
+                self._put(impression_id, replace(state, click=ClickStatus.ORPHANED))
+                self._remember(record.partition, impression_id, clicked_at)
                 return Step(Verdict.DEAD_LETTERED, letters=(self._orphan(held, clock, record.partition),))
-            self._held[impression_id] = held.encode()
-            self._table[impression_id] = replace(state, click=ClickStatus.HELD).encode()
+            self._held[impression_id] = held
+            self._put(impression_id, replace(state, click=ClickStatus.HELD))
+            self._remember(record.partition, impression_id, clicked_at)
             self._index(record.partition, deadline, impression_id)
             return Step(Verdict.HELD)
         why = self._outside_window(state.shown_at_ns, clicked_at)
         if why is None:
-            self._table[impression_id] = replace(state, click=ClickStatus.COUNTED).encode()
+            self._put(impression_id, replace(state, click=ClickStatus.COUNTED), 2)
             return Step(
                 Verdict.COUNTED, Outcome(state.creative_id, state.bucket, state.shown_at_ns, clicks=1)
             )
         if state.click is ClickStatus.NONE:
-            self._table[impression_id] = replace(state, click=ClickStatus.LATE).encode()
+            self._put(impression_id, replace(state, click=ClickStatus.LATE))
             return Step(Verdict.DEAD_LETTERED, letters=(Letter(record, LetterKind.OUTSIDE_WINDOW, why),))
         return Step(Verdict.DUPLICATE)  # this impression's late or orphaned click was dead-lettered already
 
-    def _advance(self, partition: int, shown_at_ns: int) -> tuple[Letter, ...]:
-        """Move the partition's impression clock; dead-letter the held clicks it leaves behind."""
+    def _advance(self, record: SourceRecord, shown_at_ns: int) -> tuple[Letter, ...]:
+        """Move the partition's clocks; dead-letter the held clicks left behind; evict expired state."""
+        partition = record.partition
         clock = max(self._clock.get(partition, shown_at_ns), shown_at_ns)
         self._clock[partition] = clock
+        bound = shown_at_ns
+        if self._lead_ns is not None and record.timestamp_ns:
+            bound = min(shown_at_ns, record.timestamp_ns + self._lead_ns)
+        eviction = self._eviction_clock.get(partition)
+        if eviction is None or bound > eviction:
+            self._eviction_clock[partition] = bound
+            self._evict(partition)
         due = self._due.get(partition)
         letters: list[Letter] = []
         while due and due[0][0] < clock:
@@ -389,9 +537,35 @@ class ImpressionLedger:
             held = HeldClick.decode(raw)
             del self._held[impression_id]
             state = self.state(impression_id) or ImpressionState()
-            self._table[impression_id] = replace(state, click=ClickStatus.ORPHANED).encode()
+            self._put(impression_id, replace(state, click=ClickStatus.ORPHANED))
             letters.append(self._orphan(held, clock, partition))
         return tuple(letters)
+
+    def _evict(self, partition: int) -> None:
+        """Forget impression_ids of `partition` whose time + window + horizon the eviction clock passed."""
+        clock = self._eviction_clock.get(partition)
+        heap = self._bucket_heap.get(partition)
+        if clock is None or not heap:
+            return
+        keep_ns = self.window_ns + self.horizon_ns
+        buckets = self._buckets[partition]
+        while heap and (heap[0] + 1) * self._bucket_ns + keep_ns <= clock:
+            for impression_id, at_ns in buckets.pop(heapq.heappop(heap)):
+                state = self.state(impression_id)
+                if state is None:
+                    continue
+                # A held click's entry got its impression since: it is indexed again at shown_at.
+                time_ns = state.shown_at_ns if state.shown else at_ns
+                if time_ns + keep_ns <= clock:
+                    del self._table[impression_id]
+                    self._held.pop(impression_id, None)
+                    self._click_at.pop(impression_id, None)
+
+    def entries(self) -> Iterator[tuple[str, ImpressionState]]:
+        for impression_id in list(self._table):
+            state = self.state(impression_id)
+            if state is not None:
+                yield impression_id, state
 
 
 # --- stage 2: decayed counts per creative, and per bucket within it -----------------------------
@@ -409,18 +583,16 @@ class CreativeCounts:
     at_ns: int = 0
 
     def add(self, outcome: Outcome, half_life_s: float | None) -> CreativeCounts:
-        base = self.at_ns if (self.impressions or self.clicks) else outcome.at_ns
-        if outcome.at_ns >= base:  # newer: decay what we have to the outcome's time, add it whole
-            kept = decay_factor(outcome.at_ns - base, half_life_s)
-            impressions = self.impressions * kept + outcome.impressions
-            clicks = self.clicks * kept + outcome.clicks
-            at_ns = outcome.at_ns
-        else:  # older (out of order): add it decayed to our time
-            weight = decay_factor(base - outcome.at_ns, half_life_s)
-            impressions = self.impressions + outcome.impressions * weight
-            clicks = self.clicks + outcome.clicks * weight
-            at_ns = base
-        return replace(self, impressions=impressions, clicks=clicks, at_ns=at_ns)
+        impressions, clicks, at_ns = decayed_add(
+            self.impressions,
+            self.clicks,
+            self.at_ns,
+            outcome.impressions,
+            outcome.clicks,
+            outcome.at_ns,
+            half_life_s,
+        )
+        return CreativeCounts(self.creative_id, self.bucket, impressions, clicks, at_ns)
 
     def as_of(self, at_ns: int, half_life_s: float | None) -> tuple[float, float]:
         """(impressions, clicks) decayed further to a later time `at_ns`."""
@@ -459,9 +631,11 @@ class CreativeRecord:
         return _dumps({"buckets": buckets, "last_offset": self.last_offset})
 
     @classmethod
-    def decode(cls, creative_id: str, raw: bytes | None) -> CreativeRecord:
+    def decode(cls, creative_id: str, raw: CreativeRecord | bytes | None) -> CreativeRecord:
         if raw is None:
             return cls(creative_id, {})
+        if isinstance(raw, CreativeRecord):
+            return raw
         data = json.loads(raw)
         if "buckets" not in data:  # written before buckets: {"impressions", "clicks", "last_offset"}
             data["buckets"] = {ALL_CONTEXTS: {"impressions": data["impressions"], "clicks": data["clicks"]}}
@@ -481,7 +655,7 @@ class CreativeRecord:
 class CreativeCounter:
     """Stage 2: decayed counts per creative (table key creative_id), per bucket and over all contexts."""
 
-    def __init__(self, table: MutableMapping[str, bytes], half_life_s: float | None = None) -> None:
+    def __init__(self, table: MutableMapping[str, Any], half_life_s: float | None = None) -> None:
         if half_life_s is not None and half_life_s < 0:
             raise ValueError(f"half-life must not be negative, not {half_life_s}")
         self._table = table
@@ -500,18 +674,43 @@ class CreativeCounter:
         record = self.record(outcome.creative_id)
         if offset <= record.last_offset:
             return False
+        self._add(record, outcome, offset)
+        return True
+
+    def add(self, outcome: Outcome) -> None:
+        """Add `outcome` to its bucket and to all contexts (the caller applies each outcome once)."""
+        record = self.record(outcome.creative_id)
+        self._add(record, outcome, record.last_offset)
+
+    def _add(self, record: CreativeRecord, outcome: Outcome, offset: int) -> None:
         buckets = dict(record.buckets)
         for bucket in dict.fromkeys((outcome.bucket, ALL_CONTEXTS)):
             counts = buckets.get(bucket) or CreativeCounts(outcome.creative_id, bucket)
             buckets[bucket] = counts.add(outcome, self.half_life_s)
             self._changed.add((outcome.creative_id, bucket))
-        self._table[outcome.creative_id] = CreativeRecord(outcome.creative_id, buckets, offset).encode()
-        return True
+        self._table[outcome.creative_id] = CreativeRecord(outcome.creative_id, buckets, offset)
+
+    def load(self, counts: CreativeCounts) -> None:
+        """Put back one checkpointed (creative, bucket) count as it was."""
+        record = self.record(counts.creative_id)
+        self._table[counts.creative_id] = CreativeRecord(
+            counts.creative_id, {**record.buckets, counts.bucket: counts}, record.last_offset
+        )
+
+    def creative_ids(self) -> list[str]:
+        return list(self._table.keys())
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def mark_changed(self, creative_id: str) -> None:
+        """Publish every bucket of `creative_id` with the next snapshots."""
+        self._changed.update((creative_id, bucket) for bucket in self.record(creative_id).buckets)
 
     def mark_all_changed(self) -> None:
         """Republish every count held here (after recovery: the last snapshots may be missing)."""
         for creative_id in list(self._table.keys()):
-            self._changed.update((creative_id, bucket) for bucket in self.record(creative_id).buckets)
+            self.mark_changed(creative_id)
 
     def take_snapshots(self) -> list[events_pb2.BanditStats]:
         """Snapshots of the counts changed since the last call, skipping creatives no longer held here.
