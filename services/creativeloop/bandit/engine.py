@@ -334,28 +334,50 @@ class BanditEngine:
             owned.state.written(plan, offset, owned.log.fence_offset)
             CHECKPOINT_BYTES.inc(len(plan.body))
         futures = [await producer.send(self.outcomes, value, partition=p) for p, value in plan.outbox]
-        for stats in plan.stats:
-            futures.append(
-                await producer.send(
-                    BANDIT_STATS.name,
-                    encode(stats),
-                    key=stats_key(stats.creative_id, stats.context_bucket).encode(),
-                    partition=self._stats_route(stats.creative_id),
-                )
+        if plan.stats:
+            futures += await self._publish(
+                BANDIT_STATS.name,
+                [
+                    (
+                        self._stats_route(s.creative_id),
+                        stats_key(s.creative_id, s.context_bucket).encode(),
+                        encode(s),
+                    )
+                    for s in plan.stats
+                ],
             )
-        for user_id, record in plan.behaviour:
-            futures.append(
-                await producer.send(
-                    USER_BEHAVIOUR.name,
-                    None if record is None else encode(record),
-                    key=user_id.encode(),
-                    partition=self._behaviour_route(user_id),
-                )
+        if plan.behaviour:
+            futures += await self._publish(
+                USER_BEHAVIOUR.name,
+                [
+                    (self._behaviour_route(user_id), user_id.encode(), None if r is None else encode(r))
+                    for user_id, r in plan.behaviour
+                ],
             )
         for future in futures:
             await future
         if plan.stats:
             SNAPSHOTS_PUBLISHED.inc(len(plan.stats))
+
+    async def _publish(
+        self, topic: str, records: list[tuple[int, bytes, bytes | None]]
+    ) -> list[asyncio.Future[Any]]:
+        """Send (partition, key, value) records in batches per partition, in order; the futures."""
+        producer = self._producer
+        assert producer is not None
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for partition, key, value in records:
+            by_partition.setdefault(partition, []).append((key, value))
+        futures: list[asyncio.Future[Any]] = []
+        for partition, items in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
 
     async def _dead_letter(self, letter: Letter) -> None:
         assert self._producer is not None

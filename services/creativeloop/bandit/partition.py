@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
@@ -39,12 +40,11 @@ from creativeloop.bandit.stats import (
     LetterKind,
     Outcome,
     SourceRecord,
-    Step,
     Verdict,
 )
 from creativeloop.kit.behaviour import UserWindow, behaviour_message
 from creativeloop.kit.codec import InvalidEvent, decode
-from creativeloop.kit.decay import decayed_add
+from creativeloop.kit.decay import NS_PER_S
 from creativeloop.v1 import events_pb2, streams_pb2
 
 IMPRESSIONS, CLICKS, OUTCOMES = 0, 1, 2
@@ -184,25 +184,29 @@ class PartitionState:
 
     def _read(self, records: Sequence[ConsumerRecord[bytes, bytes]], which: int, impressions: bool) -> None:
         expected = self.next_offsets[which]
-        ledger, letters, verdicts = self.ledger, self._letters, self.verdicts
+        letters, verdicts = self._letters, self.verdicts
+        admit = self.ledger.admit_impression if impressions else self.ledger.admit_click
         message = events_pb2.Impression if impressions else events_pb2.Click
+        topic = records[0].topic if records else ""
+        tally: Counter[Verdict] = Counter()
         for record in records:
             offset = record.offset
             if offset < expected:
                 continue  # read again after a seek: already in the state
             expected = offset + 1
-            source = SourceRecord(
-                record.topic, record.partition, offset, record.key, record.value, record.timestamp * 1_000_000
-            )
             try:
                 event: Any = decode(message, record.value)
-                check_key(record.key, event.impression_id)
-                step = ledger.impression(event, source) if impressions else ledger.click(event, source)
+                if record.key != event.impression_id.encode():
+                    check_key(record.key, event.impression_id)
+                verdict, found = admit(event, record.partition, record.timestamp * 1_000_000, record)
             except InvalidEvent as exc:
-                step = Step(Verdict.DEAD_LETTERED, letters=(Letter(source, LetterKind.INVALID, exc.reason),))
-            if step.letters:
-                letters.extend(step.letters)
-            verdicts[record.topic, step.verdict.value] += 1
+                verdict = Verdict.DEAD_LETTERED
+                found = (Letter(SourceRecord.of(record), LetterKind.INVALID, exc.reason),)
+            if found:
+                letters.extend(found)
+            tally[verdict] += 1
+        for verdict, n in tally.items():
+            verdicts[topic, verdict.value] += n
         self.next_offsets[which] = expected
 
     # -- stage 2 ---------------------------------------------------------------------------------
@@ -272,7 +276,7 @@ class PartitionState:
             sweep_live_from=self.sweep_live_from[0],
             sweep_live_from_fence=self.sweep_live_from[1],
         )
-        entries = [(iid, change[0], change[1]) for iid, change in changes.items()]
+        entries = changes
         max_at = _fill_entries(body, entries, self.ledger)
         sweep_started, sweep_done = self._rewrite_slice(body) if sweep else (False, False)
         wrote = bool(
@@ -376,56 +380,70 @@ class PartitionState:
         return started, done
 
     def outcome_batches(
-        self, entries: Iterable[tuple[str, ImpressionState, int]], sequence: int
+        self, entries: Sequence[tuple[str, ImpressionState, int]], sequence: int
     ) -> list[tuple[int, bytes]]:
-        """The outcome batches (partition, bytes) of a checkpoint's stage 1 changes."""
-        half_life = self.rules.half_life_s
+        """The outcome batches (partition, bytes) of a checkpoint's stage 1 changes.
+
+        Counts are summed per (creative, bucket), decayed to the newest impression time among them
+        (the same sum `kit.decay.decayed_add` gives one by one); user entries keep their order.
+        """
+        counted_entries = [entry for entry in entries if entry[2]]
+        if not counted_entries:
+            return []
+        ids, states, counted = zip(*counted_entries, strict=True)
+        creatives, buckets, shown_at, _, users = zip(*states, strict=True)
         route = self._route
-        counts: dict[tuple[str, str], tuple[float, float, int]] = {}
-        users: dict[int, list[tuple[str, str, str, int, int]]] = {}
-        for impression_id, state, counted in entries:
-            if not counted:
-                continue
-            key = (state.creative_id, state.bucket)
-            old = counts.get(key, (0.0, 0.0, 0))
-            counts[key] = decayed_add(
-                *old, float(counted & 1), float(counted >> 1 & 1), state.shown_at_ns, half_life
-            )
-            if state.user_id:
-                users.setdefault(route(state.user_id), []).append(
-                    (state.user_id, impression_id, state.creative_id, state.shown_at_ns, counted)
-                )
         batches: dict[int, list[streams_pb2.OutcomeBatch]] = {}
-        for (creative_id, bucket), (impressions, clicks, at_ns) in counts.items():
-            parts = batches.setdefault(route(creative_id), [])
-            if not parts:
-                parts.append(streams_pb2.OutcomeBatch(source_partition=self.partition, sequence=sequence))
-            batch = parts[0]
-            batch.creative_ids.append(creative_id)
-            batch.buckets.append(bucket)
-            batch.impressions.append(impressions)
-            batch.clicks.append(clicks)
-            batch.at_ns.append(at_ns)
-        for destination, ops in users.items():
+
+        def batch(destination: int, part: int = 0) -> streams_pb2.OutcomeBatch:
             parts = batches.setdefault(destination, [])
-            for start in range(0, len(ops), MAX_BATCH_ENTRIES):
-                chunk = ops[start : start + MAX_BATCH_ENTRIES]
-                if start or not parts:
-                    parts.append(
-                        streams_pb2.OutcomeBatch(
-                            source_partition=self.partition, sequence=sequence, part=len(parts)
-                        )
+            while len(parts) <= part:
+                parts.append(
+                    streams_pb2.OutcomeBatch(
+                        source_partition=self.partition, sequence=sequence, part=len(parts)
                     )
-                batch = parts[-1]
-                batch.user_ids.extend([op[0] for op in chunk])
-                batch.impression_ids.extend([op[1] for op in chunk])
-                batch.shown_creative_ids.extend([op[2] for op in chunk])
-                batch.shown_at_ns.extend([op[3] for op in chunk])
-                batch.user_ops.extend([op[4] for op in chunk])
+                )
+            return parts[part]
+
+        groups: dict[tuple[str, str], int] = {}
+        group = [groups.setdefault(key, len(groups)) for key in zip(creatives, buckets, strict=True)]
+        gid = np.fromiter(group, dtype=np.int64, count=len(group))
+        flags = np.fromiter(counted, dtype=np.int64, count=len(counted))
+        times = np.fromiter(shown_at, dtype=np.int64, count=len(shown_at))
+        newest = np.full(len(groups), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(newest, gid, times)
+        half_life = self.rules.half_life_s
+        if half_life:
+            weights = np.exp2((times - newest[gid]).astype(np.float64) / (half_life * NS_PER_S))
+        else:
+            weights = np.ones(len(times))
+        impressions = np.bincount(gid, weights * (flags & 1), minlength=len(groups))
+        clicks = np.bincount(gid, weights * ((flags >> 1) & 1), minlength=len(groups))
+        for (creative_id, bucket), g in groups.items():
+            target = batch(route(creative_id))
+            target.creative_ids.append(creative_id)
+            target.buckets.append(bucket)
+            target.impressions.append(float(impressions[g]))
+            target.clicks.append(float(clicks[g]))
+            target.at_ns.append(int(newest[g]))
+
+        by_destination: dict[int, list[int]] = {}
+        for i, user_id in enumerate(users):
+            if user_id:
+                by_destination.setdefault(route(user_id), []).append(i)
+        for destination, rows in by_destination.items():
+            for part, first in enumerate(range(0, len(rows), MAX_BATCH_ENTRIES)):
+                chunk = rows[first : first + MAX_BATCH_ENTRIES]
+                target = batch(destination, part)
+                target.user_ids.extend([users[i] for i in chunk])
+                target.impression_ids.extend([ids[i] for i in chunk])
+                target.shown_creative_ids.extend([creatives[i] for i in chunk])
+                target.shown_at_ns.extend([shown_at[i] for i in chunk])
+                target.user_ops.extend([counted[i] for i in chunk])
         return [
-            (destination, batch.SerializeToString())
+            (destination, part.SerializeToString())
             for destination in sorted(batches)
-            for batch in batches[destination]
+            for part in batches[destination]
         ]
 
     # -- recovery --------------------------------------------------------------------------------
@@ -540,29 +558,36 @@ def _fill_entries(
     """Write stage 1 changes as columns (and the held clicks among them); the newest time written."""
     if not entries:
         return None
-    times = []
-    for impression_id, state, _ in entries:
-        times.append(ledger.entry_time(impression_id, state))
-        held = ledger.held_click(impression_id) if state.click is ClickStatus.HELD else None
-        if held is not None:
-            record = held.record
-            body.held.add(
-                impression_id=impression_id,
-                clicked_at_ns=held.clicked_at_ns,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                has_key=record.key is not None,
-                key=record.key or b"",
-                has_value=record.value is not None,
-                value=record.value or b"",
-                timestamp_ns=record.timestamp_ns,
-            )
-    body.impression_ids.extend([e[0] for e in entries])
-    body.creative_ids.extend([e[1].creative_id for e in entries])
-    body.buckets.extend([e[1].bucket for e in entries])
-    body.user_ids.extend([e[1].user_id for e in entries])
+    ids, states, counted = zip(*entries, strict=True)
+    creatives, buckets, shown_at, clicks, users = zip(*states, strict=True)
+    times = [
+        at if cid else ledger.entry_time(iid, ImpressionState())
+        for iid, cid, at in zip(ids, creatives, shown_at)
+    ]
+    for impression_id, click in zip(ids, clicks, strict=True):
+        if click is not ClickStatus.HELD:
+            continue
+        held = ledger.held_click(impression_id)
+        if held is None:
+            continue  # held then, settled by a later change in this same checkpoint
+        record = held.record
+        body.held.add(
+            impression_id=impression_id,
+            clicked_at_ns=held.clicked_at_ns,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            has_key=record.key is not None,
+            key=record.key or b"",
+            has_value=record.value is not None,
+            value=record.value or b"",
+            timestamp_ns=record.timestamp_ns,
+        )
+    body.impression_ids.extend(ids)
+    body.creative_ids.extend(creatives)
+    body.buckets.extend(buckets)
+    body.user_ids.extend(users)
     body.at_ns.extend(times)
-    body.click_status.extend([STATUS_CODES[e[1].click] for e in entries])
-    body.counted.extend([e[2] for e in entries])
+    body.click_status.extend([STATUS_CODES[c] for c in clicks])
+    body.counted.extend(counted)
     return max(times)

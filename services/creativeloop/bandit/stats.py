@@ -54,13 +54,13 @@ import base64
 import heapq
 import json
 from collections.abc import Iterator, MutableMapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from creativeloop.kit.context import ALL_CONTEXTS, context_bucket
+from creativeloop.kit.context import ALL_CONTEXTS, BUCKET_KEYS, context_bucket
 from creativeloop.kit.decay import NS_PER_S, decay_factor, decayed_add
 from creativeloop.v1 import events_pb2
 
@@ -108,9 +108,8 @@ class ClickStatus(StrEnum):
     ORPHANED = "orphaned"  # no impression within the window: dead-lettered
 
 
-@dataclass(frozen=True)
-class ImpressionState:
-    """What is known about one impression_id."""
+class ImpressionState(NamedTuple):
+    """What is known about one impression_id (a named tuple: one is made per impression)."""
 
     #: Empty until the impression itself has arrived (a click can come first).
     creative_id: str = ""
@@ -125,7 +124,7 @@ class ImpressionState:
         return bool(self.creative_id)
 
     def encode(self) -> bytes:
-        return _dumps(asdict(self))
+        return _dumps(self._asdict())
 
     @classmethod
     def decode(cls, raw: ImpressionState | bytes | None) -> ImpressionState | None:
@@ -146,6 +145,23 @@ class ImpressionState:
             click,
             str(data.get("user_id", "")),
         )
+
+
+class KafkaRecord(Protocol):
+    """What the ledger reads of an aiokafka `ConsumerRecord` (timestamp in milliseconds)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,20 @@ class SourceRecord:
             "value": b64(self.value),
             "timestamp_ns": self.timestamp_ns,
         }
+
+    @classmethod
+    def of(cls, record: SourceRecord | KafkaRecord) -> SourceRecord:
+        """The `SourceRecord` of a record read with aiokafka (timestamp in ms), or itself."""
+        if isinstance(record, SourceRecord):
+            return record
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            record.timestamp * 1_000_000,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SourceRecord:
@@ -275,6 +305,10 @@ class Step:
     letters: tuple[Letter, ...] = ()
 
 
+#: One change of the ledger's state: (impression_id, state written, what it counted).
+Change = tuple[str, ImpressionState, int]
+
+
 class ImpressionLedger:
     """Stage 1: per-impression state keyed by impression_id, and the clicks held for an impression.
 
@@ -313,15 +347,20 @@ class ImpressionLedger:
         self._buckets: dict[int, dict[int, list[tuple[str, int]]]] = {}
         self._bucket_heap: dict[int, list[int]] = {}
         self._bucket_ns = max(NS_PER_S, (self.window_ns + self.horizon_ns) // 32)
-        #: impression_id -> [state, what it counted (1 impression, 2 click)] since `take_changes()`.
-        self._changes: dict[str, list[Any]] | None = None
+        #: (impression_id, state, what it counted: 1 the impression, 2 its click), in order, since
+        #: `take_changes()`; None while not tracked.
+        self._changes: list[Change] | None = None
         #: clicked_at of the impression_ids known only by a click (held or dead-lettered).
         self._click_at: dict[str, int] = {}
+        self._buckets_seen: dict[tuple[str | None, ...], str] = {}
 
     # -- reading ---------------------------------------------------------------------------------
 
     def state(self, impression_id: str) -> ImpressionState | None:
-        return ImpressionState.decode(self._table.get(impression_id))
+        raw = self._table.get(impression_id)
+        if raw is None or type(raw) is ImpressionState:
+            return raw
+        return ImpressionState.decode(raw)
 
     def held_click(self, impression_id: str) -> HeldClick | None:
         raw = self._held.get(impression_id)
@@ -348,22 +387,18 @@ class ImpressionLedger:
 
     def track_changes(self) -> None:
         """From now on, record every state written and what it counted, until `take_changes()`."""
-        self._changes = {}
+        self._changes = []
 
-    def take_changes(self) -> dict[str, list[Any]]:
-        """impression_id -> [its state now, counted: 1 its impression, 2 its click] since the last call."""
-        changes, self._changes = self._changes or {}, {}
+    def take_changes(self) -> list[Change]:
+        """(impression_id, state written, counted: 1 its impression, 2 its click) since the last call,
+        in order (an impression_id written twice appears twice; the last is its state now)."""
+        changes, self._changes = self._changes or [], []
         return changes
 
     def _put(self, impression_id: str, state: ImpressionState, counted: int = 0) -> None:
         self._table[impression_id] = state
         if self._changes is not None:
-            change = self._changes.get(impression_id)
-            if change is None:
-                self._changes[impression_id] = [state, counted]
-            else:
-                change[0] = state
-                change[1] |= counted
+            self._changes.append((impression_id, state, counted))
 
     # -- recovery --------------------------------------------------------------------------------
 
@@ -418,13 +453,15 @@ class ImpressionLedger:
         clock = self._eviction_clock.get(partition)
         return clock is not None and at_ns + self.window_ns + self.horizon_ns <= clock
 
-    def _too_old(self, what: str, at_ns: int, record: SourceRecord) -> Step:
-        clock = self._eviction_clock[record.partition]
+    def _too_old(
+        self, what: str, at_ns: int, partition: int, record: SourceRecord | KafkaRecord
+    ) -> tuple[Verdict, tuple[Letter, ...]]:
+        clock = self._eviction_clock[partition]
         reason = (
             f"{what} older than the dedupe horizon ({_seconds(self.window_ns + self.horizon_ns)}): "
-            f"at {_iso(at_ns)}, impressions of partition {record.partition} reached {_iso(clock)}"
+            f"at {_iso(at_ns)}, impressions of partition {partition} reached {_iso(clock)}"
         )
-        return Step(Verdict.DEAD_LETTERED, letters=(Letter(record, LetterKind.EXPIRED, reason),))
+        return Verdict.DEAD_LETTERED, (Letter(SourceRecord.of(record), LetterKind.EXPIRED, reason),)
 
     def _outside_window(self, shown_at_ns: int, clicked_at_ns: int) -> str | None:
         """None if the click is inside the attribution window of its impression, else why not."""
@@ -443,91 +480,157 @@ class ImpressionLedger:
 
     def impression(self, event: events_pb2.Impression, record: SourceRecord) -> Step:
         """Count an impression once; settle a click that was waiting for it; expire old held clicks."""
-        shown_at = event_time_ns(event.shown_at, record.timestamp_ns)
+        verdict, letters = self.admit_impression(event, record.partition, record.timestamp_ns, record)
+        outcome = None
+        if verdict is Verdict.COUNTED:
+            state = self.state(event.impression_id)
+            assert state is not None
+            clicks = 1 if state.click is ClickStatus.COUNTED else 0
+            outcome = Outcome(
+                state.creative_id, state.bucket, state.shown_at_ns, impressions=1, clicks=clicks
+            )
+        return Step(verdict, outcome, letters)
+
+    def click(self, event: events_pb2.Click, record: SourceRecord) -> Step:
+        """Count a click once, for its impression's creative (not the click's own creative_id)."""
+        verdict, letters = self.admit_click(event, record.partition, record.timestamp_ns, record)
+        outcome = None
+        if verdict is Verdict.COUNTED:
+            state = self.state(event.impression_id)
+            assert state is not None
+            outcome = Outcome(state.creative_id, state.bucket, state.shown_at_ns, clicks=1)
+        return Step(verdict, outcome, letters)
+
+    def admit_impression(
+        self,
+        event: events_pb2.Impression,
+        partition: int,
+        timestamp_ns: int,
+        record: SourceRecord | KafkaRecord,
+    ) -> tuple[Verdict, tuple[Letter, ...]]:
+        """`impression()` without building its outcome: the verdict and the letters (the stream path).
+
+        `record` (the one read, with its Kafka `timestamp_ns` and `partition`) becomes a
+        `SourceRecord` only when a letter or a held click needs it.
+        """
+        stamp = event.shown_at
+        shown_at = stamp.seconds * NS_PER_S + stamp.nanos if (stamp.seconds or stamp.nanos) else timestamp_ns
         impression_id = event.impression_id
-        partition = record.partition
-        state = self.state(impression_id)
-        if state is not None and state.shown:
-            step = Step(Verdict.DUPLICATE)
-        elif state is None and self._expired(shown_at, partition):
-            return self._too_old("impression", shown_at, record)
+        raw = self._table.get(impression_id)
+        state = raw if raw is None or type(raw) is ImpressionState else ImpressionState.decode(raw)
+        letters: tuple[Letter, ...] = ()
+        if state is not None and state.creative_id:
+            verdict = Verdict.DUPLICATE
         else:
-            bucket = context_bucket(event.context)
-            click = state.click if state is not None else ClickStatus.NONE
-            clicks = 0
-            letters: tuple[Letter, ...] = ()
+            if state is None:
+                eviction = self._eviction_clock.get(partition)
+                if eviction is not None and shown_at + self.window_ns + self.horizon_ns <= eviction:
+                    return self._too_old("impression", shown_at, partition, record)
+            context = event.context
+            bucket = self._bucket(context) if context else ALL_CONTEXTS
+            counted = 1
+            click = ClickStatus.NONE
+            if state is not None:
+                click = state.click
+                self._click_at.pop(impression_id, None)
             if click is ClickStatus.HELD:
-                raw = self._held.get(impression_id)
-                if raw is None:  # held by a version without attribution windows: no time to check
-                    click, clicks = ClickStatus.COUNTED, 1
+                held_raw = self._held.get(impression_id)
+                if held_raw is None:  # held by a version without attribution windows: no time to check
+                    click, counted = ClickStatus.COUNTED, 3
                 else:
                     del self._held[impression_id]
-                    held = HeldClick.decode(raw)
+                    held = HeldClick.decode(held_raw)
                     why = self._outside_window(shown_at, held.clicked_at_ns)
                     if why is None:
-                        click, clicks = ClickStatus.COUNTED, 1
+                        click, counted = ClickStatus.COUNTED, 3
                     else:
                         click = ClickStatus.LATE
                         letters = (Letter(held.record, LetterKind.OUTSIDE_WINDOW, why),)
             new = ImpressionState(event.creative_id, bucket, shown_at, click, event.user_id)
-            self._click_at.pop(impression_id, None)
-            self._put(impression_id, new, 1 | (2 if clicks else 0))
+            self._table[impression_id] = new
+            if self._changes is not None:
+                self._changes.append((impression_id, new, counted))
             self._remember(partition, impression_id, shown_at)
-            outcome = Outcome(event.creative_id, bucket, shown_at, impressions=1, clicks=clicks)
-            step = Step(Verdict.COUNTED, outcome, letters)
-        expired = self._advance(record, shown_at)
-        return replace(step, letters=step.letters + expired) if expired else step
+            verdict = Verdict.COUNTED
+        expired = self._advance(partition, timestamp_ns, shown_at)
+        return verdict, (letters + expired if expired else letters)
 
-    def click(self, event: events_pb2.Click, record: SourceRecord) -> Step:
-        """Count a click once, for its impression's creative (not the click's own creative_id)."""
-        clicked_at = event_time_ns(event.clicked_at, record.timestamp_ns)
+    def _bucket(self, context: Any) -> str:
+        """`kit.context.context_bucket`, cached by the bucket keys' values."""
+        key = tuple(map(context.get, BUCKET_KEYS))
+        bucket = self._buckets_seen.get(key)
+        if bucket is None:
+            if len(self._buckets_seen) > 10_000:
+                self._buckets_seen.clear()
+            bucket = self._buckets_seen[key] = context_bucket(context)
+        return bucket
+
+    def admit_click(
+        self,
+        event: events_pb2.Click,
+        partition: int,
+        timestamp_ns: int,
+        record: SourceRecord | KafkaRecord,
+    ) -> tuple[Verdict, tuple[Letter, ...]]:
+        """`click()` without building its outcome (see `admit_impression`)."""
+        stamp = event.clicked_at
+        clicked_at = (
+            stamp.seconds * NS_PER_S + stamp.nanos if (stamp.seconds or stamp.nanos) else timestamp_ns
+        )
         impression_id = event.impression_id
         known = self.state(impression_id)
-        if known is None and self._expired(clicked_at, record.partition):
-            return self._too_old("click", clicked_at, record)
+        if known is None and self._expired(clicked_at, partition):
+            return self._too_old("click", clicked_at, partition, record)
         state = known or ImpressionState()
         if state.click is ClickStatus.COUNTED:
-            return Step(Verdict.DUPLICATE)
+            return Verdict.DUPLICATE, ()
         if not state.shown:
             if state.click is not ClickStatus.NONE:  # already held, or already dead-lettered
-                return Step(Verdict.DUPLICATE)
-            held = HeldClick(clicked_at, record)
+                return Verdict.DUPLICATE, ()
+            held = HeldClick(clicked_at, SourceRecord.of(record))
             deadline = clicked_at + self.window_ns
-            clock = self._clock.get(record.partition)
+            clock = self._clock.get(partition)
             self._click_at[impression_id] = clicked_at
             if clock is not None and clock > deadline:
-                self._put(impression_id, replace(state, click=ClickStatus.ORPHANED))
-                self._remember(record.partition, impression_id, clicked_at)
-                return Step(Verdict.DEAD_LETTERED, letters=(self._orphan(held, clock, record.partition),))
+                self._put(impression_id, state._replace(click=ClickStatus.ORPHANED))
+                self._remember(partition, impression_id, clicked_at)
+                return Verdict.DEAD_LETTERED, (self._orphan(held, clock, partition),)
             self._held[impression_id] = held
-            self._put(impression_id, replace(state, click=ClickStatus.HELD))
-            self._remember(record.partition, impression_id, clicked_at)
-            self._index(record.partition, deadline, impression_id)
-            return Step(Verdict.HELD)
+            self._put(impression_id, state._replace(click=ClickStatus.HELD))
+            self._remember(partition, impression_id, clicked_at)
+            self._index(partition, deadline, impression_id)
+            return Verdict.HELD, ()
         why = self._outside_window(state.shown_at_ns, clicked_at)
         if why is None:
-            self._put(impression_id, replace(state, click=ClickStatus.COUNTED), 2)
-            return Step(
-                Verdict.COUNTED, Outcome(state.creative_id, state.bucket, state.shown_at_ns, clicks=1)
-            )
+            self._put(impression_id, state._replace(click=ClickStatus.COUNTED), 2)
+            return Verdict.COUNTED, ()
         if state.click is ClickStatus.NONE:
-            self._put(impression_id, replace(state, click=ClickStatus.LATE))
-            return Step(Verdict.DEAD_LETTERED, letters=(Letter(record, LetterKind.OUTSIDE_WINDOW, why),))
-        return Step(Verdict.DUPLICATE)  # this impression's late or orphaned click was dead-lettered already
+            self._put(impression_id, state._replace(click=ClickStatus.LATE))
+            letter = Letter(SourceRecord.of(record), LetterKind.OUTSIDE_WINDOW, why)
+            return Verdict.DEAD_LETTERED, (letter,)
+        return Verdict.DUPLICATE, ()  # this impression's late or orphaned click was dead-lettered already
 
-    def _advance(self, record: SourceRecord, shown_at_ns: int) -> tuple[Letter, ...]:
+    def _advance(self, partition: int, timestamp_ns: int, shown_at_ns: int) -> tuple[Letter, ...]:
         """Move the partition's clocks; dead-letter the held clicks left behind; evict expired state."""
-        partition = record.partition
-        clock = max(self._clock.get(partition, shown_at_ns), shown_at_ns)
-        self._clock[partition] = clock
+        clock = self._clock.get(partition)
+        if clock is not None and shown_at_ns <= clock and not self._due.get(partition):
+            eviction = self._eviction_clock.get(partition)
+            if eviction is not None and shown_at_ns <= eviction:
+                return ()  # nothing moves: the common case of an impression older than the newest
+        if clock is None or shown_at_ns > clock:
+            self._clock[partition] = clock = shown_at_ns
         bound = shown_at_ns
-        if self._lead_ns is not None and record.timestamp_ns:
-            bound = min(shown_at_ns, record.timestamp_ns + self._lead_ns)
+        if self._lead_ns is not None and timestamp_ns:
+            bound = min(shown_at_ns, timestamp_ns + self._lead_ns)
         eviction = self._eviction_clock.get(partition)
         if eviction is None or bound > eviction:
             self._eviction_clock[partition] = bound
-            self._evict(partition)
+            heap = self._bucket_heap.get(partition)
+            if heap and (heap[0] + 1) * self._bucket_ns + self.window_ns + self.horizon_ns <= bound:
+                self._evict(partition)
         due = self._due.get(partition)
+        if not due or due[0][0] >= clock:
+            return ()
         letters: list[Letter] = []
         while due and due[0][0] < clock:
             _, impression_id = heapq.heappop(due)
@@ -537,7 +640,7 @@ class ImpressionLedger:
             held = HeldClick.decode(raw)
             del self._held[impression_id]
             state = self.state(impression_id) or ImpressionState()
-            self._put(impression_id, replace(state, click=ClickStatus.ORPHANED))
+            self._put(impression_id, state._replace(click=ClickStatus.ORPHANED))
             letters.append(self._orphan(held, clock, partition))
         return tuple(letters)
 
