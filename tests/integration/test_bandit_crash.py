@@ -79,12 +79,14 @@ def traffic(
         click = None
         roll = rng.random()
         if roll < 0.12:  # clicked inside the attribution window
-            click = events_pb2.Click(impression_id=iid, user_id=user, clicked_at=stamp(shown_at + 2_000_000_000))
+            clicked_at = stamp(shown_at + 2_000_000_000)
+            click = events_pb2.Click(impression_id=iid, user_id=user, clicked_at=clicked_at)
             for key in keys:
                 stats[key, 1] += 1
             users[user][creative, 1] += 1
         elif roll < 0.14:  # clicked after the window: dead-lettered, not counted
-            click = events_pb2.Click(impression_id=iid, user_id=user, clicked_at=stamp(shown_at + 4000 * 10**9))
+            clicked_at = stamp(shown_at + 4000 * 10**9)
+            click = events_pb2.Click(impression_id=iid, user_id=user, clicked_at=clicked_at)
         position = len(records)
         records.append((AD_IMPRESSIONS.name, iid, value))
         if rng.random() < 0.1:  # delivered twice, the copy a little later

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from creativeloop.bandit.engine import CopartitionedAssignor, internal_topics
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.streams import BanditStreams, source_record, stats_partition
-from creativeloop.kit.faust_app import HostApp
 from creativeloop.kit.context import stats_key
+from creativeloop.kit.faust_app import HostApp
 
 # What Kafka accepts as a topic name.
 TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
@@ -73,7 +73,7 @@ def test_the_assignor_gives_whole_partition_numbers_round_robin() -> None:
 
     topics = ["ad.impressions", "ad.clicks", "creativeloop-bandit-outcomes"]
     members = {m: CopartitionedAssignor.metadata(topics) for m in ("w-b", "w-a")}
-    assignment = CopartitionedAssignor.assign(Cluster(), members)  # type: ignore[arg-type]
+    assignment = CopartitionedAssignor.assign(Cluster(), members)
     owned = {m: dict(a.assignment) for m, a in assignment.items()}
     assert owned["w-a"] == {t: [0, 2, 4] for t in topics}
     assert owned["w-b"] == {t: [1, 3] for t in topics}

@@ -562,7 +562,7 @@ def _fill_entries(
     creatives, buckets, shown_at, clicks, users = zip(*states, strict=True)
     times = [
         at if cid else ledger.entry_time(iid, ImpressionState())
-        for iid, cid, at in zip(ids, creatives, shown_at)
+        for iid, cid, at in zip(ids, creatives, shown_at, strict=True)
     ]
     for impression_id, click in zip(ids, clicks, strict=True):
         if click is not ClickStatus.HELD:
