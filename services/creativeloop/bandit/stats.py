@@ -60,6 +60,7 @@ from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from creativeloop.kit.behaviour import within_window
 from creativeloop.kit.context import ALL_CONTEXTS, BUCKET_KEYS, context_bucket
 from creativeloop.kit.decay import NS_PER_S, decay_factor, decayed_add
 from creativeloop.v1 import events_pb2
@@ -465,9 +466,9 @@ class ImpressionLedger:
 
     def _outside_window(self, shown_at_ns: int, clicked_at_ns: int) -> str | None:
         """None if the click is inside the attribution window of its impression, else why not."""
-        delay = clicked_at_ns - shown_at_ns
-        if -self.window_ns <= delay <= self.window_ns:
+        if within_window(shown_at_ns, clicked_at_ns, self.window_ns):
             return None
+        delay = clicked_at_ns - shown_at_ns
         when = f"{_seconds(delay)} after" if delay > 0 else f"{_seconds(-delay)} before"
         return f"click outside attribution window ({_seconds(self.window_ns)}): {when} its impression"
 

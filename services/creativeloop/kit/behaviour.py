@@ -30,6 +30,15 @@ from creativeloop.v1 import streams_pb2
 #: One impression in a window: (impression_id, creative_id, shown_at_ns, clicked).
 Entry = tuple[str, str, int, bool]
 
+#: The attribution window the bandit defaults to (its `attribution_window_s`).
+DEFAULT_ATTRIBUTION_WINDOW_S = 1800.0
+
+
+def within_window(shown_at_ns: int, clicked_at_ns: int, window_ns: int) -> bool:
+    """Whether a click counts for its impression: at most one window after it (or, by clock skew
+    between the servers that log them, before it)."""
+    return -window_ns <= clicked_at_ns - shown_at_ns <= window_ns
+
 
 class UserWindow:
     """The newest `history` impressions of one user, their clicks, and both summed per creative."""
