@@ -520,3 +520,21 @@ def test_replays_dead_letter_the_same_clicks(seed: int) -> None:
     first = run_both_stages(records, window_s=20, half_life_s=3600)
     assert {letter.kind for letter in first[2]} == {LetterKind.NO_IMPRESSION, LetterKind.OUTSIDE_WINDOW}
     assert run_both_stages(records, window_s=20, half_life_s=3600) == first
+
+
+def test_a_click_backlog_holds_eviction_back_until_it_is_read() -> None:
+    """Impressions read far ahead of their clicks (a click backlog) are kept until the clicks come."""
+    feed = Ledger(window_s=10)
+    feed.ledger = ImpressionLedger(feed.impressions, feed.held, 10, horizon_s=100)
+    feed.impression("early", "cA", seconds=0)
+    feed.click("warm-up", seconds=0)  # the click stream has reached t=0
+    feed.ledger.clicks_behind(0, True)
+    for n in range(1, 40):
+        feed.impression(f"later-{n}", "cA", seconds=n * 10)  # the impression clock runs 390 s ahead
+    assert feed.ledger.state("early") is not None
+    assert feed.click("early", seconds=2).verdict is Verdict.COUNTED
+    # Once the clicks are caught up, eviction follows the impressions again.
+    feed.ledger.clicks_behind(0, False)
+    feed.impression("last", "cA", seconds=400)
+    assert feed.ledger.state("early") is None
+    assert feed.impression("early", "cA", seconds=0).letters[0].kind is LetterKind.EXPIRED

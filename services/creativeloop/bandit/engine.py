@@ -251,6 +251,10 @@ class BanditEngine:
                     owned.state.read_impressions(records)
                 elif tp.topic == clicks:
                     owned.state.read_clicks(records)
+                    end = consumer.highwater(tp)
+                    owned.state.ledger.clicks_behind(
+                        tp.partition, end is not None and end > records[-1].offset + 1
+                    )
                 else:
                     owned.state.read_outcomes(records)
             if batches:

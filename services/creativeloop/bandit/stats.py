@@ -354,6 +354,9 @@ class ImpressionLedger:
         #: clicked_at of the impression_ids known only by a click (held or dead-lettered).
         self._click_at: dict[str, int] = {}
         self._buckets_seen: dict[tuple[str | None, ...], str] = {}
+        #: Per partition: the newest clicked_at read, and whether unread clicks are waiting.
+        self._click_clock: dict[int, int] = {}
+        self._clicks_behind: dict[int, bool] = {}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -379,6 +382,15 @@ class ImpressionLedger:
 
     def eviction_clock(self, partition: int) -> int | None:
         return self._eviction_clock.get(partition)
+
+    def clicks_behind(self, partition: int, behind: bool) -> None:
+        """Whether the partition's click stream has unread records (its consumer lag).
+
+        While it has, eviction waits for it: the eviction clock stays within half a horizon of
+        the newest click read, so a click stream read behind the impression stream (a backlog of
+        clicks) still finds its impressions. A click stream that is caught up holds nothing back.
+        """
+        self._clicks_behind[partition] = behind
 
     def entry_time(self, impression_id: str, state: ImpressionState) -> int:
         """The event time an impression_id's state is kept from: shown_at, or its click's clicked_at."""
@@ -578,6 +590,9 @@ class ImpressionLedger:
         clicked_at = (
             stamp.seconds * NS_PER_S + stamp.nanos if (stamp.seconds or stamp.nanos) else timestamp_ns
         )
+        click_clock = self._click_clock.get(partition)
+        if click_clock is None or clicked_at > click_clock:
+            self._click_clock[partition] = clicked_at
         impression_id = event.impression_id
         known = self.state(impression_id)
         if known is None and self._expired(clicked_at, partition):
@@ -623,6 +638,10 @@ class ImpressionLedger:
         bound = shown_at_ns
         if self._lead_ns is not None and timestamp_ns:
             bound = min(shown_at_ns, timestamp_ns + self._lead_ns)
+        if self._clicks_behind.get(partition):
+            click_clock = self._click_clock.get(partition)
+            if click_clock is not None:
+                bound = min(bound, click_clock + self.horizon_ns // 2)
         eviction = self._eviction_clock.get(partition)
         if eviction is None or bound > eviction:
             self._eviction_clock[partition] = bound
