@@ -9,6 +9,7 @@ agree.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
 from aiokafka.structs import ConsumerRecord
@@ -59,7 +60,8 @@ def test_rows_from_the_bandits_latest_state_equal_the_rows_of_the_offline_replay
         ),
         fence=0,
     )
-    impressions, clicks = [], []
+    impressions: list[events_pb2.Impression] = []
+    clicks: list[events_pb2.Click] = []
     for n in range(600):
         at = T0_NS + n * 30 * NS  # five hours of traffic: decay matters
         creative_id = rng.choice(ids)
@@ -80,11 +82,11 @@ def test_rows_from_the_bandits_latest_state_equal_the_rows_of_the_offline_replay
             clicks.append(click)
 
     def records(
-        topic: str, events: list[events_pb2.Impression] | list[events_pb2.Click]
+        topic: str, events: Sequence[events_pb2.Impression | events_pb2.Click]
     ) -> list[ConsumerRecord[bytes, bytes]]:
         return [
-            ConsumerRecord(topic, 0, i, 0, 0, e.impression_id.encode(), encode(e), None, 0, 0, ())
-            for i, e in enumerate(events)
+            ConsumerRecord(topic, 0, i, 0, 0, event.impression_id.encode(), encode(event), None, 0, 0, ())
+            for i, event in enumerate(events)
         ]
 
     # The bandit reads both topics as they come, in bulk: here 50 impressions (and the clicks of

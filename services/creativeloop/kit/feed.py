@@ -57,7 +57,7 @@ class TopicFeed(Generic[M]):
         lookback_s: float | None = None,
     ) -> None:
         self._settings = settings
-        self._topic = topic
+        self.topic = topic
         self._apply = apply
         self._delete = delete
         self._lookback_s = lookback_s
@@ -72,13 +72,13 @@ class TopicFeed(Generic[M]):
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self._topic.name)
+            partitions = consumer.partitions_for_topic(self.topic.name)
             while not partitions:
                 await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self._topic.name)
+                partitions = consumer.partitions_for_topic(self.topic.name)
                 if not partitions:
                     await asyncio.sleep(0.5)
-            assigned = [TopicPartition(self._topic.name, p) for p in sorted(partitions)]
+            assigned = [TopicPartition(self.topic.name, p) for p in sorted(partitions)]
             # What existed when we started. Tansu reports "latest" as the first offset of the last
             # batch + 1 (docs/operations.md, broker defects), so this is a lower bound there and
             # exact on Apache Kafka.
@@ -103,7 +103,7 @@ class TopicFeed(Generic[M]):
                                 self._delete(key)
                             continue
                         try:
-                            event: M = decode(self._topic.message, record.value)  # type: ignore[assignment]
+                            event: M = decode(self.topic.message, record.value)  # type: ignore[assignment]
                         except InvalidEvent as exc:
                             log.warning("skipped invalid record", topic=record.topic, reason=exc.reason)
                             continue

@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine  # noqa: E402
 from typing import Any  # noqa: E402
 
 from creativeloop.kit.feed import TopicFeed  # noqa: E402
-from creativeloop.kit.logs import configure_logging  # noqa: E402
+from creativeloop.kit.logs import configure_logging, get_logger  # noqa: E402
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
 from creativeloop.kit.topics import BANDIT_STATS, CONTENT_PROFILES, CREATIVES, USER_BEHAVIOUR  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
@@ -24,6 +24,9 @@ from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
 from creativeloop.v1 import events_pb2, ranking_pb2, ranking_pb2_grpc  # noqa: E402
+
+
+log = get_logger(__name__)
 
 
 async def serve(settings: RankingSettings) -> None:
@@ -70,6 +73,7 @@ async def serve(settings: RankingSettings) -> None:
     async def caught_up() -> None:
         for feed in feeds:
             await feed.caught_up.wait()
+        log.info("latest state read", records={feed.topic.name: feed.records_read for feed in feeds})
 
     runtime = ServiceRuntime(
         service="ranking",
