@@ -9,7 +9,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import ValidationError
 
-from creativeloop.bandit.engine import CopartitionedAssignor, internal_topics
+from creativeloop.bandit.group import CopartitionedAssignor, internal_topics
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.streams import BanditStreams, source_record, stats_partition
 from creativeloop.kit.context import stats_key

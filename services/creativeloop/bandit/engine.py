@@ -29,15 +29,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.cluster import ClusterMetadata
-from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from creativeloop.bandit.checkpoint import CheckpointLog, LogReader
+from creativeloop.bandit.group import GroupMember, checkpoints_topic, outcomes_topic, partition_count
 from creativeloop.bandit.metrics import (
     CHECKPOINT_BYTES,
     CLICKS_HELD,
@@ -52,70 +49,16 @@ from creativeloop.bandit.metrics import (
 from creativeloop.bandit.partition import Flush, PartitionCache, PartitionState, Rules
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.stats import UNATTRIBUTED, Letter
-from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.codec import dead_letter, encode
+from creativeloop.kit.codec import dead_letter
 from creativeloop.kit.context import stats_key
-from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.logs import get_logger
-from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, USER_BEHAVIOUR, Topic
-from creativeloop.v1 import streams_pb2
+from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, USER_BEHAVIOUR
 
 log = get_logger(__name__)
 
 
-def outcomes_topic(app_id: str) -> str:
-    """Internal: outcome batches, partitioned by the creative or user they are for."""
-    return f"{app_id}-outcomes"
-
-
-def checkpoints_topic(app_id: str) -> str:
-    """Internal: per partition, the log of state changes with the offsets they cover."""
-    return f"{app_id}-checkpoints"
-
-
-def internal_topics(app_id: str, partitions: int) -> list[Topic]:
-    return [
-        Topic(outcomes_topic(app_id), streams_pb2.OutcomeBatch, key="(none)", partitions=partitions),
-        Topic(checkpoints_topic(app_id), streams_pb2.CheckpointRecord, key="(none)", partitions=partitions),
-    ]
-
-
-class CopartitionedAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
-    """Gives each member whole partition numbers: partition p of every subscribed topic together.
-
-    The bandit's inputs (impressions, clicks, outcomes) must be co-partitioned: partition p's
-    state reads partition p of each. Partition numbers go round robin over the members (sorted).
-    """
-
-    name = "creativeloop-copartitioned"
-    version = 0
-
-    @classmethod
-    def assign(
-        cls, cluster: ClusterMetadata, members: Mapping[str, ConsumerProtocolMemberMetadata]
-    ) -> dict[str, ConsumerProtocolMemberAssignment]:
-        topics = sorted({topic for metadata in members.values() for topic in metadata.subscription})
-        counts = {topic: len(cluster.partitions_for_topic(topic) or ()) for topic in topics}
-        numbers = max(counts.values(), default=0)
-        order = sorted(members)
-        assignment: dict[str, dict[str, list[int]]] = {m: collections.defaultdict(list) for m in order}
-        for number in range(numbers):
-            member = order[number % len(order)]
-            for topic in topics:
-                if number < counts[topic] and topic in members[member].subscription:
-                    assignment[member][topic].append(number)
-        return {
-            member: ConsumerProtocolMemberAssignment(cls.version, sorted(assignment[member].items()), b"")
-            for member in order
-        }
-
-    @classmethod
-    def metadata(cls, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
-        return ConsumerProtocolMemberMetadata(cls.version, list(topics), b"")
-
-    @classmethod
-    def on_assignment(cls, assignment: ConsumerProtocolMemberAssignment) -> None:
-        pass
+#: Seconds between updates of the state size gauges.
+SIZES_EVERY_S = 10.0
 
 
 class _Owned:
@@ -127,22 +70,12 @@ class _Owned:
         self.lock = asyncio.Lock()
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, engine: BanditEngine) -> None:
-        self._engine = engine
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._engine.revoke({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._engine.assign({tp.partition for tp in assigned})
-
-
 class BanditEngine:
     """Reads, keeps and checkpoints the partitions this worker owns (see the module doc)."""
 
-    def __init__(self, settings: BanditSettings) -> None:
+    def __init__(self, settings: BanditSettings, member: GroupMember | None = None) -> None:
         self.settings = settings
+        self._member = member
         self.common = settings.common
         self.app_id = settings.app_id
         self.outcomes = outcomes_topic(settings.app_id)
@@ -152,14 +85,15 @@ class BanditEngine:
         self.owned: dict[int, _Owned] = {}
         #: Set once the first assignment is recovered and reading.
         self.ready = asyncio.Event()
+        #: Set once every client is started (an assignment can arrive before).
+        self._started = asyncio.Event()
         self._stopping = False
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: LogReader | None = None
         self._reader_consumer: AIOKafkaConsumer | None = None
-        self._last_stats = 0.0
-        self._last_behaviour = 0.0
         self._last_sweep = 0.0
+        self._last_sizes = 0.0
         self._flushing: asyncio.Task[None] | None = None
         self._stats_route = PartitionCache(1)
         self._behaviour_route = PartitionCache(1)
@@ -176,20 +110,30 @@ class BanditEngine:
             max_users=s.max_users_per_partition,
             flush_interval_s=s.flush_interval_s,
             refresh_s=s.refresh_s,
+            stats_interval_s=s.stats_interval_s,
+            behaviour_interval_s=s.behaviour_interval_s,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the internal topics, start the clients, join the group (assignment comes later)."""
+        """Start the clients; the group member (joining since `GroupMember.start`) hands us partitions."""
         bootstrap = self.common.bootstrap_servers
-        self._reader_consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        if self._member is None:
+            self._member = GroupMember(self.settings)
+            await self._member.start()
+        self._consumer = self._member.consumer
+        self.partitions = self._member.partitions
+        # A short fetch wait: recovery reads one checkpoint partition after another, and a fetch left
+        # waiting at the end of the previous one would hold the next one back that long.
+        self._reader_consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
+        )
         await self._reader_consumer.start()
-        self.partitions = await self._partition_count(AD_IMPRESSIONS.name)
-        await ensure_topics(self.common, internal_topics(self.app_id, self.partitions))
-        self.stats_partitions = await self._partition_count(BANDIT_STATS.name)
+        self.stats_partitions = await partition_count(self._reader_consumer, BANDIT_STATS.name)
         self._stats_route = PartitionCache(self.stats_partitions)
-        self._behaviour_route = PartitionCache(await self._partition_count(USER_BEHAVIOUR.name))
+        behaviour_partitions = await partition_count(self._reader_consumer, USER_BEHAVIOUR.name)
+        self._behaviour_route = PartitionCache(behaviour_partitions)
         self._reader = LogReader(self._reader_consumer)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -200,44 +144,12 @@ class BanditEngine:
             max_request_size=4 * 1024 * 1024,
         )
         await self._producer.start()
-        extra: dict[str, Any] = {}
-        if self.settings.instance_id:
-            extra["group_instance_id"] = self.settings.instance_id
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=self.app_id,
-            client_id=self.app_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            partition_assignment_strategy=(CopartitionedAssignor,),
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=2000,
-            fetch_max_wait_ms=20,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            **extra,
-        )
-        self._consumer.subscribe(
-            [AD_IMPRESSIONS.name, AD_CLICKS.name, self.outcomes], listener=_Rebalance(self)
-        )
-        await self._consumer.start()
-
-    async def _partition_count(self, topic: str) -> int:
-        assert self._reader_consumer is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while True:
-            await self._reader_consumer._client.force_metadata_update()
-            known = self._reader_consumer.partitions_for_topic(topic)
-            if known:
-                return len(known)
-            if loop.time() > deadline:
-                raise DependencyUnavailable(
-                    "broker", f"topic {topic} is missing (creativeloop topics create)"
-                )
-            await asyncio.sleep(0.5)
+        self._started.set()
+        self._member.attach(self)
 
     async def consume(self) -> None:
         """Read in bulk until stopped (a faust app task)."""
+        await self._started.wait()
         assert self._consumer is not None
         consumer = self._consumer
         impressions, clicks = AD_IMPRESSIONS.name, AD_CLICKS.name
@@ -283,21 +195,20 @@ class BanditEngine:
 
     async def _flush_all(self, final: bool = False) -> None:
         now = time.monotonic()
-        stats = final or now - self._last_stats >= self.settings.stats_interval_s
-        behaviour = final or now - self._last_behaviour >= self.settings.behaviour_interval_s
         sweep = not final and now - self._last_sweep >= self.settings.refresh_s / 10
-        await asyncio.gather(*(self.flush(p, stats, behaviour, sweep) for p in list(self.owned)))
-        if stats:
-            self._last_stats = now
-        if behaviour:
-            self._last_behaviour = now
+        # Each creative's (user's) changes go out at the first flush at least stats_interval_s
+        # (behaviour_interval_s) after its previous publication; at the final flush, all.
+        clock = None if final else now
+        await asyncio.gather(*(self.flush(p, sweep, clock) for p in list(self.owned)))
         if sweep:
             self._last_sweep = now
-        sizes: collections.Counter[str] = collections.Counter()
-        for owned in self.owned.values():
-            sizes.update(owned.state.sizes())
-        for what, size in sizes.items():
-            STATE_SIZE.labels(what).set(size)
+        if now - self._last_sizes >= SIZES_EVERY_S:  # counting user windows walks them all
+            self._last_sizes = now
+            sizes: collections.Counter[str] = collections.Counter()
+            for owned in self.owned.values():
+                sizes.update(owned.state.sizes())
+            for what, size in sizes.items():
+                STATE_SIZE.labels(what).set(size)
 
     async def stop(self) -> None:
         """Stop reading, finish the flush in flight, checkpoint everything, leave the group."""
@@ -315,7 +226,7 @@ class BanditEngine:
 
     # -- flushing --------------------------------------------------------------------------------
 
-    async def flush(self, partition: int, stats: bool, behaviour: bool, sweep: bool) -> None:
+    async def flush(self, partition: int, sweep: bool, now: float | None) -> None:
         owned = self.owned.get(partition)
         if owned is None:
             return
@@ -323,7 +234,7 @@ class BanditEngine:
             if self.owned.get(partition) is not owned:
                 return  # revoked meanwhile
             started = time.perf_counter()
-            plan = owned.state.plan_flush(stats, behaviour, sweep)
+            plan = owned.state.plan_flush(True, True, sweep, now)
             await self._write(owned, plan)
             FLUSH_SECONDS.observe(time.perf_counter() - started)
 
@@ -345,7 +256,7 @@ class BanditEngine:
                     (
                         self._stats_route(s.creative_id),
                         stats_key(s.creative_id, s.context_bucket).encode(),
-                        encode(s),
+                        s.SerializeToString(),  # made from our own counts: valid by construction
                     )
                     for s in plan.stats
                 ],
@@ -354,7 +265,11 @@ class BanditEngine:
             futures += await self._publish(
                 USER_BEHAVIOUR.name,
                 [
-                    (self._behaviour_route(user_id), user_id.encode(), None if r is None else encode(r))
+                    (
+                        self._behaviour_route(user_id),
+                        user_id.encode(),
+                        None if r is None else r.SerializeToString(),
+                    )
                     for user_id, r in plan.behaviour
                 ],
             )
@@ -410,13 +325,14 @@ class BanditEngine:
             if owned is None:
                 continue
             if not self._stopping and self._producer is not None:
-                await self.flush(partition, True, True, False)
+                await self.flush(partition, False, None)
             self.owned.pop(partition, None)
         if partitions:
             log.info("partitions revoked", partitions=sorted(partitions))
 
     async def assign(self, partitions: set[int]) -> None:
         """Fence, recover and seek the partitions the group gives us; then read them."""
+        await self._started.wait()
         assert self._consumer is not None
         new = sorted(p for p in partitions if p not in self.owned)
         tps = [

@@ -23,7 +23,7 @@ import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from aiokafka.partitioner import murmur2
@@ -81,6 +81,9 @@ class Rules:
     max_users: int
     flush_interval_s: float
     refresh_s: float
+    #: Each creative's / user's records are published at most this often (and at once after a pause).
+    stats_interval_s: float = 0.5
+    behaviour_interval_s: float = 1.0
 
 
 @dataclass
@@ -120,11 +123,13 @@ class _Names:
 
 
 class PartitionCache:
-    """key -> partition, cached (murmur2 in pure Python costs microseconds)."""
+    """key -> partition, cached (murmur2 in pure Python costs microseconds); one cache per count."""
+
+    _caches: ClassVar[dict[int, dict[str, int]]] = {}
 
     def __init__(self, partitions: int, limit: int = 1_000_000) -> None:
         self.partitions = partitions
-        self._cache: dict[str, int] = {}
+        self._cache = self._caches.setdefault(partitions, {})
         self._limit = limit
 
     def __call__(self, key: str) -> int:
@@ -160,6 +165,8 @@ class PartitionState:
         self._users_changed: set[str] = set()
         #: Users dropped since the last `user.behaviour` publication (tombstones to send).
         self._tombstones: list[str] = []
+        #: user_id -> when its record was last published (the engine's clock).
+        self._user_taken_at: dict[str, float] = {}
         self._names = _Names()
         self._route = PartitionCache(rules.partitions)
         #: Checkpoints still needed by stage 1: (offset, fence in force, newest stage 1 time).
@@ -259,8 +266,12 @@ class PartitionState:
         letters, self._letters = self._letters, []
         return letters
 
-    def plan_flush(self, stats: bool, behaviour: bool, sweep: bool) -> Flush:
-        """Take everything since the last checkpoint into a `Flush` (synchronous: a consistent cut)."""
+    def plan_flush(self, stats: bool, behaviour: bool, sweep: bool, now: float | None = None) -> Flush:
+        """Take everything since the last checkpoint into a `Flush` (synchronous: a consistent cut).
+
+        `stats` / `behaviour`: publish what changed; with `now` (the engine's monotonic clock),
+        each creative and user at most every `stats_interval_s` / `behaviour_interval_s`.
+        """
         changes = self.ledger.take_changes()
         applied, self._applied = self._applied, []
         dropped = self._drop_users()
@@ -297,16 +308,25 @@ class PartitionState:
         self._users_changed.difference_update(dropped)
         published_users: list[tuple[str, streams_pb2.UserBehaviour | None]] = []
         if behaviour:
-            for user_id in sorted(self._users_changed):
+            due = self._users_changed
+            if now is not None:
+                interval, taken = self.rules.behaviour_interval_s, self._user_taken_at
+                due = {u for u in due if now - taken.get(u, -math.inf) >= interval}
+                for user_id in due:
+                    taken[user_id] = now
+                for user_id in self._tombstones:
+                    taken.pop(user_id, None)
+            for user_id in sorted(due):
                 published_users.append((user_id, behaviour_message(user_id, self.users[user_id])))
             published_users += [(user_id, None) for user_id in self._tombstones if user_id not in self.users]
-            self._users_changed, self._tombstones = set(), []
+            self._users_changed -= due
+            self._tombstones = []
         return Flush(
             letters=self.take_letters(),
             body=body.SerializeToString() if wrote else None,
             sequence=sequence,
             outbox=outbox,
-            stats=self.counter.take_snapshots() if stats else [],
+            stats=self.counter.take_snapshots(now, self.rules.stats_interval_s) if stats else [],
             behaviour=published_users,
             max_at_ns=max_at,
             sweep_started=sweep_started,

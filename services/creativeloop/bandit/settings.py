@@ -20,7 +20,8 @@ class BanditSettings(ServiceSettings):
     stats_interval_s: float = Field(
         0.5,
         gt=0,
-        description="Seconds between `bandit.stats` publications of the creatives whose counts changed.",
+        description="Seconds between two `bandit.stats` publications of one creative: a change goes out at "
+        "the first flush this long after the creative's previous publication (at once after a pause).",
     )
     flush_interval_s: float = Field(
         0.1,
@@ -32,7 +33,8 @@ class BanditSettings(ServiceSettings):
     behaviour_interval_s: float = Field(
         1.0,
         gt=0,
-        description="Seconds between `user.behaviour` publications of the users whose windows changed.",
+        description="Seconds between two `user.behaviour` publications of one user (a change goes out at the "
+        "first flush this long after the previous one).",
     )
     refresh_s: float = Field(
         300.0,

@@ -53,6 +53,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import math
 from collections.abc import Iterator, MutableMapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -785,6 +786,8 @@ class CreativeCounter:
         self.half_life_s = half_life_s or None
         #: (creative_id, bucket) changed since the last snapshots.
         self._changed: set[tuple[str, str]] = set()
+        #: creative_id -> when its snapshots were last taken (the caller's clock).
+        self._taken_at: dict[str, float] = {}
 
     def record(self, creative_id: str) -> CreativeRecord:
         return CreativeRecord.decode(creative_id, self._table.get(creative_id))
@@ -835,13 +838,24 @@ class CreativeCounter:
         for creative_id in list(self._table.keys()):
             self.mark_changed(creative_id)
 
-    def take_snapshots(self) -> list[events_pb2.BanditStats]:
+    def take_snapshots(
+        self, now: float | None = None, min_interval_s: float = 0.0
+    ) -> list[events_pb2.BanditStats]:
         """Snapshots of the counts changed since the last call, skipping creatives no longer held here.
 
         Ordered by creative, and within a creative its buckets first and all contexts last: a
-        reader that keeps one record per creative_id ends each round on the aggregate.
+        reader that keeps one record per creative_id ends each round on the aggregate. With `now`,
+        a creative whose snapshots were taken less than `min_interval_s` before waits (its changes
+        stay pending): each creative is published at most that often, and at once after a pause.
         """
         changed, self._changed = self._changed, set()
+        if now is not None:
+            taken = self._taken_at
+            due = {c for c, _ in changed if now - taken.get(c, -math.inf) >= min_interval_s}
+            self._changed = {pair for pair in changed if pair[0] not in due}
+            changed -= self._changed
+            for creative_id in due:
+                taken[creative_id] = now
         order = sorted(changed, key=lambda pair: (pair[0], pair[1] == ALL_CONTEXTS, pair[1]))
         records: dict[str, CreativeRecord] = {}
         snapshots = []

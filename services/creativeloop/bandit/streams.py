@@ -26,6 +26,7 @@ import asyncio
 from typing import Any
 
 from creativeloop.bandit.engine import BanditEngine
+from creativeloop.bandit.group import GroupMember
 from creativeloop.bandit.metrics import CLICKS_UNATTRIBUTED, EVENTS
 from creativeloop.bandit.partition import key_partition
 from creativeloop.bandit.settings import BanditSettings
@@ -60,10 +61,10 @@ def source_record(message: Any) -> SourceRecord:
 class BanditStreams:
     """Builds the app and the engine; `run()` runs them until they stop, `ready` is set once reading."""
 
-    def __init__(self, settings: BanditSettings) -> None:
+    def __init__(self, settings: BanditSettings, member: GroupMember | None = None) -> None:
         self.settings = settings
         self.app = make_faust_app(settings.app_id, settings.common, settings.data_dir, host=True)
-        self.engine = BanditEngine(settings)
+        self.engine = BanditEngine(settings, member)
         #: Set once the partitions of the first assignment are recovered and being read.
         self.ready = self.engine.ready
         self.app.task(self._consume)
@@ -91,8 +92,7 @@ class BanditStreams:
     async def run(self) -> None:
         """Run until the app stops; on the way out, checkpoint every partition and leave the group."""
         try:
-            await self.engine.start()
-            await self.app.start()
+            await asyncio.gather(self.engine.start(), self.app.start())
             await self.app.wait_until_stopped()
         finally:
             await self._stop()

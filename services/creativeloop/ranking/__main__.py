@@ -25,7 +25,6 @@ from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
 from creativeloop.v1 import events_pb2, ranking_pb2, ranking_pb2_grpc  # noqa: E402
 
-
 log = get_logger(__name__)
 
 
