@@ -49,6 +49,7 @@ from creativeloop.bandit.partition import PartitionState, Rules
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.stats import Outcome
 from creativeloop.bandit.streams import stats_partition
+from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.behaviour import UserWindow, behaviour_message
 from creativeloop.kit.codec import encode
@@ -57,6 +58,7 @@ from creativeloop.kit.logs import configure_logging
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS
 from creativeloop.ranking.features import FeatureStore
+from creativeloop.ranking.state import CreativeCatalogue, StatsBoard
 from creativeloop.stack.broker import TansuBroker, free_port
 from creativeloop.stack.local import wait_serving
 from creativeloop.stack.processes import terminate
@@ -154,8 +156,9 @@ async def produce(bootstrap: str, records: list[tuple[str, bytes, bytes]], parti
     return time.perf_counter() - started
 
 
-async def raw_read(bootstrap: str, records: int) -> float:
-    """Seconds for one consumer to read every record of both topics from the beginning."""
+async def raw_read(bootstrap: str, records: int) -> tuple[float, float]:
+    """Seconds (and CPU seconds of this process) for one consumer to read every record of both
+    topics from the beginning."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -166,12 +169,12 @@ async def raw_read(bootstrap: str, records: int) -> float:
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         seen = 0
         while seen < records:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             seen += sum(len(batch) for batch in batches.values())
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         await consumer.stop()
 
@@ -286,13 +289,14 @@ async def throughput(
             bandits.stop()
             follow.cancel()
             await asyncio.gather(follow, return_exceptions=True)
-        raw_s = min([await raw_read(bootstrap, len(records)) for _ in range(3)])
+        raw_s, raw_cpu_s = min([await raw_read(bootstrap, len(records)) for _ in range(3)])
     return {
         "startup_s": serving - started,
         "processing_s": finished - sending,
         "produce_s": produce_s,
         "cpu_s": cpu,
         "raw_s": raw_s,
+        "raw_cpu_s": raw_cpu_s,
     }
 
 
@@ -451,6 +455,20 @@ def memory() -> dict[str, float]:
             window.show(f"i{u}-{k}", creatives[(u + k) % len(creatives)], k)
         store.apply_behaviour(f"user-{u}", behaviour_message(f"user-{u}", window))
     ranking_per_user = (tracemalloc.get_traced_memory()[0] - start) / 2000
+    catalogue_events, _ = synthetic_catalogue(200, 10, seed=0)
+    board, catalogue = StatsBoard(), CreativeCatalogue()
+    start = tracemalloc.get_traced_memory()[0]
+    for event in catalogue_events:
+        catalogue.apply(event.creative.creative_id, event)
+        store.apply_creative(event.creative.creative_id, event)
+        for bucket in ("", "placement=feed|device=mobile"):
+            stats = events_pb2.BanditStats(
+                creative_id=event.creative.creative_id, impressions=10, clicks=1, context_bucket=bucket
+            )
+            board.apply(event.creative.creative_id, stats)
+            store.apply_stats(event.creative.creative_id, stats)
+    store.matrix("user-1", [e.creative.creative_id for e in catalogue_events])  # encodes every creative
+    ranking_per_creative = (tracemalloc.get_traced_memory()[0] - start) / len(catalogue_events)
     tracemalloc.stop()
     return {
         "bandit_bytes_per_impression_in_window": round(per_impression),
@@ -458,6 +476,7 @@ def memory() -> dict[str, float]:
         "bandit_bytes_per_user_20": round(typical),
         "bandit_bytes_per_creative_5_buckets": round(per_creative),
         "ranking_bytes_per_user_20_creatives": round(ranking_per_user),
+        "ranking_bytes_per_creative": round(ranking_per_creative),
     }
 
 
@@ -491,6 +510,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "raw_records_per_s": round(raw_rps),
                 "vs_raw": round(rps / raw_rps, 4),
                 "cpu_us_per_record": round(run["cpu_s"] / len(records) * 1e6, 2),
+                "raw_cpu_us_per_record": round(run["raw_cpu_s"] / len(records) * 1e6, 2),
+                "cpu_vs_raw": round(run["raw_cpu_s"] / run["cpu_s"], 4) if run["cpu_s"] else 0.0,
             }
         if args.staleness_s > 0:
             with TansuBroker(log_path=work / "tansu-staleness.log") as broker:
@@ -548,12 +569,16 @@ def main() -> None:
         label = f"{workers} worker{'s' if workers > 1 else ''}"
         lines += [
             f"| {label} | raw aiokafka consumer (floor, no processing) | "
-            f"{run['raw_s']:.3f} | {run['raw_records_per_s']:,} | 1 | |",
+            f"{run['raw_s']:.3f} | {run['raw_records_per_s']:,} | 1 | {run['raw_cpu_us_per_record']:.1f} |",
             f"| {label} | bandit: records sent -> last bandit.stats | "
             f"{run['processing_s']:.2f} | {run['records_per_s']:,} | {run['vs_raw']:.3f} | "
             f"{run['cpu_us_per_record']:.1f} |",
         ]
     lines.append("")
+    lines.append(
+        "records per CPU-second vs the raw consumer's (load-independent): "
+        + ", ".join(f"{w} worker(s) {result[f'workers_{w}']['cpu_vs_raw']:.3f}" for w in args.workers)
+    )
     lines.append(
         "start-up to SERVING: "
         + ", ".join(f"{w} worker(s) {result[f'workers_{w}']['startup_s']:.1f} s" for w in args.workers)
@@ -577,7 +602,8 @@ def main() -> None:
         f"{m['bandit_bytes_per_impression_in_window']:,}; user window of 200 "
         f"{m['bandit_bytes_per_user_200']:,}, of 20 {m['bandit_bytes_per_user_20']:,}; creative "
         f"counts (5 buckets) {m['bandit_bytes_per_creative_5_buckets']:,}; ranking per user (20 "
-        f"creatives) {m['ranking_bytes_per_user_20_creatives']:,}",
+        f"creatives) {m['ranking_bytes_per_user_20_creatives']:,}, per creative (catalogue, features, "
+        f"2 stats buckets) {m['ranking_bytes_per_creative']:,}",
     ]
     print("\n".join(lines))
     print(json.dumps(result))
