@@ -51,8 +51,8 @@ class UserWindow:
         self.history = history
         #: (shown_at_ns, impression_id), oldest first.
         self._order: list[tuple[int, str]] = []
-        #: impression_id -> [creative_id, clicked]
-        self._shown: dict[str, list[str | bool]] = {}
+        #: impression_id -> (creative_id, clicked); tuples, which the garbage collector stops tracking
+        self._shown: dict[str, tuple[str, bool]] = {}
         #: creative_id -> [impressions, clicks] over the window.
         self.tallies: dict[str, list[int]] = {}
         self.clicks = 0
@@ -81,7 +81,7 @@ class UserWindow:
             order.append(key)
         else:
             bisect.insort(order, key)
-        self._shown[impression_id] = [creative_id, clicked]
+        self._shown[impression_id] = (creative_id, clicked)
         tally = self.tallies.get(creative_id)
         if tally is None:
             self.tallies[creative_id] = [1, int(clicked)]
@@ -99,23 +99,24 @@ class UserWindow:
         entry = self._shown.get(impression_id)
         if entry is None or entry[1]:
             return False
-        entry[1] = True
-        self.tallies[str(entry[0])][1] += 1
+        self._shown[impression_id] = (entry[0], True)
+        self.tallies[entry[0]][1] += 1
         self.clicks += 1
         return True
 
     def _forget(self, impression_id: str) -> None:
         creative_id, clicked = self._shown.pop(impression_id)
-        tally = self.tallies[str(creative_id)]
+        tally = self.tallies[creative_id]
         tally[0] -= 1
         tally[1] -= int(clicked)
         self.clicks -= int(clicked)
         if tally[0] <= 0:
-            del self.tallies[str(creative_id)]
+            del self.tallies[creative_id]
 
     def entries(self) -> list[Entry]:
         """The window, oldest first (what a checkpoint stores)."""
-        return [(iid, str(self._shown[iid][0]), at, bool(self._shown[iid][1])) for at, iid in self._order]
+        shown = self._shown
+        return [(iid, shown[iid][0], at, shown[iid][1]) for at, iid in self._order]
 
     @classmethod
     def from_entries(cls, history: int, entries: Iterable[Entry]) -> UserWindow:
