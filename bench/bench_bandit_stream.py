@@ -18,7 +18,9 @@ click for each with probability `--click-rate` (2 s after its impression) with a
    impressions and clicks, and probe clicks, each on a creative of its own, whose impression
    was produced a second earlier. Staleness is the time from producing the click to the moment
    a `TopicFeed` (ranking's reader) holds the `bandit.stats` record that counts it.
-3. **Memory per entity**, in process (tracemalloc): the bandit's join state per impression, its
+3. ``faust agent`` (`--faust-ceiling`, default on): a faust agent over both topics that only
+   counts the records, the ceiling of a bandit written as faust agents.
+4. **Memory per entity**, in process (tracemalloc): the bandit's join state per impression, its
    user windows per user, counts per creative; ranking's caches per user and per creative.
 
 Prints markdown tables, then one JSON line. Every ratio is against a floor measured in this run.
@@ -42,6 +44,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -179,6 +182,45 @@ async def raw_read(bootstrap: str, records: int) -> tuple[float, float]:
         await consumer.stop()
 
 
+async def faust_ceiling(bootstrap: str, records: int, work: Path) -> float:
+    """Records/s of a faust agent that only counts the records of both topics (no processing).
+
+    faust's per-message path (consumer thread, conductor, one event per record) is what a faust
+    agent pays before any work: the ceiling of a bandit built as faust agents.
+    """
+    app = faust.App(
+        f"bench-faust-ceiling-{time.time_ns()}",
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(work / "faust-ceiling"),
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=2.0,
+        consumer_auto_offset_reset="earliest",
+    )
+    seen = {"n": 0, "first": 0.0, "last": 0.0}
+
+    async def count(stream: Any) -> None:
+        async for _ in stream.events():
+            if not seen["n"]:
+                seen["first"] = time.perf_counter()
+            seen["n"] += 1
+            if seen["n"] == records:
+                seen["last"] = time.perf_counter()
+
+    app.agent(app.topic(AD_IMPRESSIONS.name, AD_CLICKS.name), name="count")(count)
+    await app.start()
+    try:
+        deadline = time.perf_counter() + 300
+        while not seen["last"] and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await app.stop()
+    return records / (seen["last"] - seen["first"]) if seen["last"] else float("nan")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -290,6 +332,9 @@ async def throughput(
             follow.cancel()
             await asyncio.gather(follow, return_exceptions=True)
         raw_s, raw_cpu_s = min([await raw_read(bootstrap, len(records)) for _ in range(3)])
+        ceiling = (
+            await faust_ceiling(bootstrap, len(records), work) if args.faust_ceiling and workers == 1 else 0.0
+        )
     return {
         "startup_s": serving - started,
         "processing_s": finished - sending,
@@ -297,6 +342,7 @@ async def throughput(
         "cpu_s": cpu,
         "raw_s": raw_s,
         "raw_cpu_s": raw_cpu_s,
+        "faust_ceiling_records_per_s": ceiling,
     }
 
 
@@ -513,6 +559,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "raw_cpu_us_per_record": round(run["raw_cpu_s"] / len(records) * 1e6, 2),
                 "cpu_vs_raw": round(run["raw_cpu_s"] / run["cpu_s"], 4) if run["cpu_s"] else 0.0,
             }
+            if run["faust_ceiling_records_per_s"]:
+                result["faust_ceiling"] = {
+                    "records_per_s": round(run["faust_ceiling_records_per_s"]),
+                    "vs_raw": round(run["faust_ceiling_records_per_s"] / raw_rps, 4),
+                }
         if args.staleness_s > 0:
             with TansuBroker(log_path=work / "tansu-staleness.log") as broker:
                 await ensure_topics(
@@ -548,6 +599,12 @@ def main() -> None:
         default=BanditSettings().half_life_s,
         help="the service's decay half-life (0: no decay)",
     )
+    parser.add_argument(
+        "--faust-ceiling",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time a faust agent that only counts the records (the per-message path's ceiling)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout-s", type=float, default=600.0, help="give up on the bandit after this")
     args = parser.parse_args()
@@ -574,6 +631,12 @@ def main() -> None:
             f"{run['processing_s']:.2f} | {run['records_per_s']:,} | {run['vs_raw']:.3f} | "
             f"{run['cpu_us_per_record']:.1f} |",
         ]
+    if "faust_ceiling" in result:
+        ceiling = result["faust_ceiling"]
+        lines.append(
+            f"| 1 worker | faust agent that only counts the records (its per-message path) | | "
+            f"{ceiling['records_per_s']:,} | {ceiling['vs_raw']:.3f} | |"
+        )
     lines.append("")
     lines.append(
         "records per CPU-second vs the raw consumer's (load-independent): "
