@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -103,7 +103,6 @@ class Flush:
     max_at_ns: int | None = None
     sweep_started: bool = False
     sweep_done: bool = False
-    verdicts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class _Names:
