@@ -538,3 +538,15 @@ def test_a_click_backlog_holds_eviction_back_until_it_is_read() -> None:
     feed.impression("last", "cA", seconds=400)
     assert feed.ledger.state("early") is None
     assert feed.impression("early", "cA", seconds=0).letters[0].kind is LetterKind.EXPIRED
+
+
+def test_snapshots_wait_out_the_interval_for_impressions_but_not_for_clicks() -> None:
+    counter = CreativeCounter({})
+    counter.add(Outcome("cA", BUCKET, at(0), impressions=1))
+    counter.add(Outcome("cB", BUCKET, at(0), impressions=1))
+    assert {s.creative_id for s in counter.take_snapshots(now=10.0, min_interval_s=0.5)} == {"cA", "cB"}
+    counter.add(Outcome("cA", BUCKET, at(1), impressions=1))  # impressions only: waits
+    counter.add(Outcome("cB", BUCKET, at(1), clicks=1))  # a click: goes at once
+    assert {s.creative_id for s in counter.take_snapshots(now=10.2, min_interval_s=0.5)} == {"cB"}
+    assert {s.creative_id for s in counter.take_snapshots(now=10.6, min_interval_s=0.5)} == {"cA"}
+    assert counter.take_snapshots(now=11.0, min_interval_s=0.5) == []

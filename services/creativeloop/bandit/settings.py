@@ -20,8 +20,9 @@ class BanditSettings(ServiceSettings):
     stats_interval_s: float = Field(
         0.5,
         gt=0,
-        description="Seconds between two `bandit.stats` publications of one creative: a change goes out at "
-        "the first flush this long after the creative's previous publication (at once after a pause).",
+        description="Seconds between two `bandit.stats` publications of one creative whose impressions "
+        "changed: they go out at the first flush this long after its previous publication (at once after "
+        "a pause). A new click goes out at the next flush.",
     )
     flush_interval_s: float = Field(
         0.1,

@@ -788,6 +788,8 @@ class CreativeCounter:
         self._changed: set[tuple[str, str]] = set()
         #: creative_id -> when its snapshots were last taken (the caller's clock).
         self._taken_at: dict[str, float] = {}
+        #: Creatives with a new click since their last snapshots: published without waiting.
+        self._clicked: set[str] = set()
 
     def record(self, creative_id: str) -> CreativeRecord:
         return CreativeRecord.decode(creative_id, self._table.get(creative_id))
@@ -814,6 +816,8 @@ class CreativeCounter:
             counts = buckets.get(bucket) or CreativeCounts(outcome.creative_id, bucket)
             buckets[bucket] = counts.add(outcome, self.half_life_s)
             self._changed.add((outcome.creative_id, bucket))
+        if outcome.clicks:
+            self._clicked.add(outcome.creative_id)
         self._table[outcome.creative_id] = CreativeRecord(outcome.creative_id, buckets, offset)
 
     def load(self, counts: CreativeCounts) -> None:
@@ -846,12 +850,14 @@ class CreativeCounter:
         Ordered by creative, and within a creative its buckets first and all contexts last: a
         reader that keeps one record per creative_id ends each round on the aggregate. With `now`,
         a creative whose snapshots were taken less than `min_interval_s` before waits (its changes
-        stay pending): each creative is published at most that often, and at once after a pause.
+        stay pending) unless it got a click: impressions alone publish a creative at most that
+        often (and at once after a pause), a click at once, since ranking is waiting for it.
         """
         changed, self._changed = self._changed, set()
+        clicked, self._clicked = self._clicked, set()
         if now is not None:
             taken = self._taken_at
-            due = {c for c, _ in changed if now - taken.get(c, -math.inf) >= min_interval_s}
+            due = {c for c, _ in changed if c in clicked or now - taken.get(c, -math.inf) >= min_interval_s}
             self._changed = {pair for pair in changed if pair[0] not in due}
             changed -= self._changed
             for creative_id in due:
