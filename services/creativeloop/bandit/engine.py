@@ -87,6 +87,8 @@ class BanditEngine:
         self.ready = asyncio.Event()
         #: Set once every client is started (an assignment can arrive before).
         self._started = asyncio.Event()
+        #: An error in a rebalance callback: the reading loop raises it (the process restarts).
+        self._failure: BaseException | None = None
         self._stopping = False
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -154,6 +156,8 @@ class BanditEngine:
         consumer = self._consumer
         impressions, clicks = AD_IMPRESSIONS.name, AD_CLICKS.name
         while not self._stopping:
+            if self._failure is not None:
+                raise self._failure  # from a rebalance callback, which aiokafka would only log
             batches = await consumer.getmany(timeout_ms=100, max_records=20_000)
             for tp, records in batches.items():
                 owned = self.owned.get(tp.partition)
@@ -320,6 +324,14 @@ class BanditEngine:
 
     async def revoke(self, partitions: set[int]) -> None:
         """Checkpoint and drop the partitions the group takes away."""
+        try:
+            await self._revoke(partitions)
+        except Exception as exc:
+            log.error("revoking partitions failed", partitions=sorted(partitions), error=repr(exc))
+            self._failure = exc
+            raise
+
+    async def _revoke(self, partitions: set[int]) -> None:
         for partition in sorted(partitions):
             owned = self.owned.get(partition)
             if owned is None:
@@ -332,6 +344,14 @@ class BanditEngine:
 
     async def assign(self, partitions: set[int]) -> None:
         """Fence, recover and seek the partitions the group gives us; then read them."""
+        try:
+            await self._assign(partitions)
+        except Exception as exc:
+            log.error("recovering partitions failed", partitions=sorted(partitions), error=repr(exc))
+            self._failure = exc
+            raise
+
+    async def _assign(self, partitions: set[int]) -> None:
         await self._started.wait()
         assert self._consumer is not None
         new = sorted(p for p in partitions if p not in self.owned)
