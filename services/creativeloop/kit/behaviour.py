@@ -14,8 +14,8 @@ same class from logged impressions and clicks. Either way the features come from
 >>> window = UserWindow(history=2)
 >>> window.show("i1", "c1", 10), window.show("i2", "c2", 20), window.click("i1")
 (True, True, True)
->>> window.show("i3", "c1", 30), window.tallies, (window.impressions, window.clicks)
-(True, {'c2': [1, 0], 'c1': [1, 0]}, (2, 0))
+>>> window.show("i3", "c1", 30), sorted(window.tallies.items()), (window.impressions, window.clicks)
+(True, [('c1', [1, 0]), ('c2', [1, 0])], (2, 0))
 """
 
 from __future__ import annotations
