@@ -14,9 +14,10 @@ The checker is structured, not a word list:
    consumption hint, preference, question; see `senses`).
 3. **Resolution.** The remaining candidates are resolved leftmost-longest, so 天下第一 reports
    once, not as 天下第一 and 第一.
-4. **Implied claims.** Sentences with no violation yet go through the learned component
-   (`implied`, a classifier trained by `creativeloop train adlaw-implied`), which catches claims
-   said without a listed word; its verdicts carry the classifier's probability as reason.
+4. **Implied claims.** Sentences the rules left undecided (no violation, no excused candidate)
+   go through the learned component (`implied`, a classifier trained by `creativeloop train
+   adlaw-implied`), which catches claims said without a listed word; its verdicts carry the
+   classifier's probability and cue words as reason.
 
 Every `Violation` carries its reason code, law category, rule reference, the id of the rule
 that fired and a reason in words; `analyse` also returns the excused candidates with the sense
@@ -244,20 +245,29 @@ def analyse(
         )
     model = default_model() if implied is True else (implied or None)
     if model is not None:
-        violations += _implied(text, norm, violations, model, lex)
+        violations += _implied(text, norm, violations, excused, model, lex)
     violations.sort(key=lambda v: (v.start, v.end))
     excused.sort(key=lambda e: (e.start, e.end))
     return Analysis(lang, tuple(violations), tuple(excused))
 
 
 def _implied(
-    text: str, norm: Normalised, found: list[Violation], model: ImpliedModel, lex: Lexicon
+    text: str,
+    norm: Normalised,
+    found: list[Violation],
+    excused: list[Excused],
+    model: ImpliedModel,
+    lex: Lexicon,
 ) -> list[Violation]:
-    """The learned component's verdicts on the sentences no rule flagged."""
+    """The learned component's verdicts on the sentences the rules left undecided: no rule
+    flagged them, and no rule found a flagged word in them lawful (a sense the rules applied is
+    not second-guessed by the less precise model)."""
     out = []
     for sentence in sentences(norm.text):
         start, end = norm.span(sentence.start, sentence.end)
         if any(v.start < end and v.end > start for v in found):
+            continue
+        if any(e.start < end and e.end > start for e in excused):
             continue
         verdict = model.predict(sentence.of(norm.text))
         if verdict is None:

@@ -66,9 +66,13 @@ _TITLE_OPEN, _TITLE_CLOSE = "《「『", "》」』"
 _QUOTE_INTRO_RE = re.compile(
     r"(歌|歌曲|曲|书|书名|电影|影片|剧|电视剧|节目|专辑|游戏|主题曲|名为|叫做|叫|口号|标语|词|"
     r"(?<![a-z])(the )?(word|words|term|book|song|film|movie|album|show|series|title|titled|called|named|"
-    r"say|says|said|use|using|slogan|phrase)|'s) ?[:：]? ?$"
+    r"say|says|said|use|using|slogan|phrase|avoid|ban|banned|forbid)|'s|"
+    r"禁用|不能用|不得使用|避免使用) ?[:：]? ?$"
 )
-_QUOTE_OUTRO_RE = re.compile(r"^ ?(字|这个字|这个词|一词|等字|等词|同款|的歌|这首歌|这本书|系列|主题曲)")
+_QUOTE_OUTRO_RE = re.compile(
+    r"^ ?(字|这个字|这个词|一词|等字|等词|同款|的歌|这首歌|这本书|系列|主题曲|"
+    r"(是|属于|为|等|are|is)? ?(广告)?(禁用|违禁|极限|敏感|banned|forbidden) ?(词|语|用语|words?|terms?))"
+)
 
 
 def negator_before(clause: str, offset: int, *, medical_list: bool = False) -> str | None:
