@@ -57,14 +57,14 @@ _EN_NEGATOR_RE = re.compile(
 )
 _ZH_CONTRAST = ("但", "可", "却", "不过", "然而", "而且", "并且", "还")
 _EN_CONTRAST_RE = re.compile(r"(?<![a-z])(but|yet|however|although|though|while|whereas|and also)(?![a-z])")
-#: Chinese characters between a negator and what it governs (不敢说是|第一: 2).
-ZH_REACH = 6
+#: Chinese characters between a negator and what it governs (不敢说是|第一: 2; 没有|任何一款护肤品是|万能: 8).
+ZH_REACH = 9
 #: English words between a negator and what it governs ("not intended to diagnose, treat": 4).
 EN_REACH = 5
 
 _TITLE_OPEN, _TITLE_CLOSE = "《「『", "》」』"
 _QUOTE_INTRO_RE = re.compile(
-    r"(歌|歌曲|曲|书|书名|电影|影片|剧|电视剧|节目|专辑|游戏|主题曲|名为|叫做|叫|口号|标语|词|"
+    r"(说|叫|称|讲|写|歌|歌曲|曲|书|书名|电影|影片|剧|电视剧|节目|专辑|游戏|主题曲|名为|叫做|叫|口号|标语|词|"
     r"(?<![a-z])(the )?(word|words|term|book|song|film|movie|album|show|series|title|titled|called|named|"
     r"say|says|said|use|using|slogan|phrase|avoid|ban|banned|forbid)|'s|"
     r"禁用|不能用|不得使用|避免使用) ?[:：]? ?$"

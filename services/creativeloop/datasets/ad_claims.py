@@ -544,6 +544,9 @@ _EN_LAWFUL = [
     "thousands of happy customers since 2010",
     "better than our previous model",
     "lighter than the last version",
+    "we make no promises about returns; investing involves risk",
+    "no promises, just honest quality",
+    "past performance does not guarantee future returns",
 ]
 _ZH_LAWFUL = [
     "满{n}元包邮",
@@ -632,6 +635,9 @@ _ZH_LAWFUL = [
     "抑菌面料，通过检测",
     "缓解久坐疲劳的腰靠",
     "保暖护膝，冬天骑车不冷",
+    "不承诺任何收益，投资有风险",
+    "理财有风险，投资需谨慎",
+    "过往业绩不代表未来收益",
 ]
 
 
