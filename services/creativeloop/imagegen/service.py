@@ -26,6 +26,7 @@ from creativeloop.imagegen.templates import SIZES, Template
 from creativeloop.kit.assets import AssetNotFound
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.errors import DependencyUnavailable
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
@@ -37,7 +38,6 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
@@ -331,14 +331,20 @@ class ProfileHandler:
         copy: CopyClient,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._renderer = renderer
         self._copy = copy
         self.stage = ProfileStage(
-            "imagegen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "imagegen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property

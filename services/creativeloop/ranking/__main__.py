@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine  # noqa: E402
 from typing import Any  # noqa: E402
 
 from creativeloop.kit.feed import TopicFeed  # noqa: E402
+from creativeloop.kit.lifecycle import is_live  # noqa: E402
 from creativeloop.kit.logs import configure_logging, get_logger  # noqa: E402
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
 from creativeloop.kit.topics import BANDIT_STATS, CONTENT_PROFILES, CREATIVES, USER_BEHAVIOUR  # noqa: E402
@@ -36,7 +37,8 @@ async def serve(settings: RankingSettings) -> None:
 
     def creative(key: str, event: Any) -> None:
         catalogue.apply(key, event)
-        features.apply_creative(key, event)
+        if is_live(event):  # a state record carries no content: keep what the features have
+            features.apply_creative(key, event)
 
     def bandit_stats(key: str, event: events_pb2.BanditStats) -> None:
         stats.apply(key, event)

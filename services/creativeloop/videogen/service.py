@@ -12,6 +12,7 @@ import grpc
 
 from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
@@ -20,7 +21,6 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
@@ -294,7 +294,7 @@ class ProfileHandler:
         jobs: asyncio.Semaphore | None = None,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -303,7 +303,13 @@ class ProfileHandler:
         #: Shared with the servicer, so RPCs and the stream together stay within the limit.
         self._jobs = jobs or asyncio.Semaphore(settings.max_concurrent_jobs)
         self.stage = ProfileStage(
-            "videogen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "videogen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property
