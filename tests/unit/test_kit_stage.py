@@ -75,6 +75,7 @@ class FakeProducer:
     def __init__(self, broker: FakeBroker) -> None:
         self.broker = broker
         self.batches: list[list[tuple[str, Message]]] = []
+        self.tombstones: list[tuple[str, str]] = []
 
     async def send(self, topic: Topic, key: str, event: Message, *, partition: int | None = None) -> None:
         assert isinstance(event, topic.message) and partition is not None
@@ -84,6 +85,9 @@ class FakeProducer:
         self.batches.append(list(items))
         for key, event in items:
             self.broker.append(topic.name, 0, key, event.SerializeToString())
+
+    async def send_tombstone(self, topic: Topic, key: str) -> None:
+        self.tombstones.append((topic.name, key))
 
     def keys(self) -> list[list[str]]:
         return [[key for key, _ in batch] for batch in self.batches]
@@ -257,6 +261,7 @@ async def test_understanding_passes_a_deletion_on() -> None:
         profile_for,
         product_subject,
         on_delete=deleted,
+        tombstone=True,
     )
     product = common_pb2.Product(product_id="p1", version=2, title="x")
     await stage(events_pb2.ProductChanged(product=product))
@@ -265,6 +270,7 @@ async def test_understanding_passes_a_deletion_on() -> None:
     )
     last = cast(events_pb2.ContentProfileUpdated, producer.batches[-1][0][1])
     assert last.deleted and last.profile.product_id == "p1" and last.profile.product_version == 2
+    assert producer.tombstones == [("content.profiles", "p1")], "then the profile is tombstoned"
 
 
 async def test_the_default_retirement_hook_logs() -> None:

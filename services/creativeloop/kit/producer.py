@@ -45,6 +45,10 @@ class EventProducer:
             raise TypeError(f"{topic.name} carries {topic.message.__name__}, not {type(event).__name__}")
         await self._producer.send_and_wait(topic.name, encode(event), key=key.encode(), partition=partition)
 
+    async def send_tombstone(self, topic: Topic, key: str) -> None:
+        """Publish a tombstone (null value) under `key`: the key is deleted (compaction drops it)."""
+        await self._producer.send_and_wait(topic.name, None, key=key.encode())
+
     async def send_batch(self, topic: Topic, items: Sequence[tuple[str, Message]]) -> None:
         """Publish many events, waiting once for all of them (keeps per-key order)."""
         futures = []

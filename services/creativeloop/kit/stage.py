@@ -10,9 +10,9 @@ generators (content.profiles -> creatives: copygen, imagegen, videogen). Each pl
 2. **Deletion.** A ``deleted`` event (`ProductChanged.deleted`, `ContentProfileUpdated.deleted`)
    or a tombstone (null value) under the product id deletes the product at that version (a
    tombstone carries no version: the newest known one). The stage publishes what `on_delete`
-   returns (understanding passes the deletion on to content.profiles; generators publish
-   nothing), calls the retirement hook, and from then on skips that version and older ones; a
-   newer version re-creates the product.
+   returns (understanding passes the deletion on to content.profiles, then tombstones the
+   profile there; generators publish nothing), calls the retirement hook, and from then on
+   skips that version and older ones; a newer version re-creates the product.
 3. **Admission.** A profile that is not admitted is logged with its reasons and generates
    nothing; it still counts as the product's newest version, so it supersedes the outputs of the
    version before it: the retirement hook gets them with ``paused`` set (the creatives are
@@ -328,7 +328,9 @@ class ProfileStage(Generic[In]):
 
     `subject` reads product id, version, deletion and admission off an input event
     (`product_subject`, `profile_subject`); `on_delete` gives the records to publish when a product
-    is deleted (default none). `published` counts the records published.
+    is deleted (default none), and `tombstone` follows them with a tombstone under the product id
+    (understanding: the profile leaves the compacted content.profiles). `published` counts the
+    records published.
     """
 
     def __init__(
@@ -342,6 +344,7 @@ class ProfileStage(Generic[In]):
         versions: VersionStore | None = None,
         retire: RetireHook = log_retirement,
         on_delete: Callable[[Subject], Sequence[Keyed]] | None = None,
+        tombstone: bool = False,
     ) -> None:
         self.name = name
         self._producer = producer
@@ -351,6 +354,7 @@ class ProfileStage(Generic[In]):
         self.versions: VersionStore = versions if versions is not None else MemoryVersionStore()
         self._retire = retire
         self._on_delete = on_delete
+        self._tombstone = tombstone
         self.published = 0
 
     async def __call__(self, event: In) -> None:
@@ -383,6 +387,8 @@ class ProfileStage(Generic[In]):
             return
         if subject.deleted:
             await self._publish(self._on_delete(subject) if self._on_delete is not None else ())
+            if self._tombstone:
+                await self._producer.send_tombstone(self._output, subject.product_id)
             await self._retire_superseded(subject, known, keep=())
             await self.versions.put(delivery.partition, subject.product_id, Progress(subject.version, True))
             log.info(

@@ -78,9 +78,10 @@ class ProductChangeHandler:
     """product.changes -> content.profiles through the kit's `ProfileStage`.
 
     The stage skips versions older than one already handled (persisted with a `TopicVersionStore`)
-    and passes deletions on as a `deleted` profile record. Bad products raise InvalidEvent, which
-    the worker dead-letters; a model backend that is down raises ModelError, on which the worker
-    pauses the partition and retries.
+    and passes deletions on as a `deleted` profile record followed by a tombstone (the deleted
+    record tells the generators which version was deleted; the tombstone lets compaction drop
+    the profile). Bad products raise InvalidEvent, which the worker dead-letters; a model backend
+    that is down raises ModelError, on which the worker pauses the partition and retries.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class ProductChangeHandler:
             versions=versions,
             retire=retire,
             on_delete=deleted_profile,
+            tombstone=True,
         )
 
     @property
