@@ -9,6 +9,8 @@ ranking, then each takes one lifecycle path:
   tombstoned on content.profiles, Rank fails with FAILED_PRECONDITION;
 - admission loss (version 2's title breaks the ad law): the creatives are paused, Rank fails
   with FAILED_PRECONDITION.
+
+And people's controls (SetControl on ranking): pinned and rejected survive a ranking restart.
 """
 
 from __future__ import annotations
@@ -26,15 +28,23 @@ from creativeloop.kit.lifecycle import LIVE, PAUSED, RETIRED, creative_state
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
-from creativeloop.kit.topics import CONTENT_PROFILES, CREATIVES, PRODUCT_CHANGES
+from creativeloop.kit.topics import CONTENT_PROFILES, CREATIVE_CONTROLS, CREATIVES, PRODUCT_CHANGES
 from creativeloop.stack.local import LocalStack
-from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
+from creativeloop.v1 import (
+    common_pb2,
+    control_pb2,
+    control_pb2_grpc,
+    events_pb2,
+    ranking_pb2,
+    ranking_pb2_grpc,
+)
 from tests.integration.helpers import TopicRecorder, product_png, wait_until
 
 pytestmark = pytest.mark.integration
 
 IMAGE = common_pb2.CREATIVE_FORMAT_IMAGE
 TIMEOUT_S = 180.0  # a bound on each wait (three products, every generator), not a speed test
+PIN, REJECT = events_pb2.CONTROL_ACTION_PIN, events_pb2.CONTROL_ACTION_REJECT
 
 
 def make_product(
@@ -219,3 +229,65 @@ async def test_price_change_deletion_and_admission_loss(stack: LocalStack) -> No
 
     profile_task.cancel()
     await asyncio.gather(profile_task, return_exceptions=True)
+
+
+async def test_pin_and_reject_survive_a_ranking_restart(stack: LocalStack) -> None:
+    """SetControl on ranking: the decisions go to creative.controls and a restarted ranking reads
+    them back; rejected is never served, pinned is served with propensity 1/k."""
+    settings = CommonSettings(bootstrap_servers=stack.bootstrap_servers)
+    store = FilesystemAssetStore(stack.asset_dir)
+    pid = f"life-{uuid.uuid4().hex[:6]}-control"
+    async with (
+        EventProducer(settings, "lifecycle-control-test") as producer,
+        TopicRecorder(stack.bootstrap_servers, CREATIVES) as recorder,
+        TopicRecorder(stack.bootstrap_servers, CREATIVE_CONTROLS) as controls,
+    ):
+        creatives = Creatives(recorder)
+        product = make_product(store, pid, (120, 60, 160))
+        await producer.send(PRODUCT_CHANGES, pid, events_pb2.ProductChanged(product=product))
+        await wait_until(lambda: len(creatives.ids(pid, 1, IMAGE)) >= 3, TIMEOUT_S, "image creatives")
+        rejected, pinned, *_ = sorted(creatives.ids(pid, 1, IMAGE))
+
+        async with grpc.aio.insecure_channel(stack.running["ranking"].target) as channel:
+            rank = ranking_pb2_grpc.RankingServiceStub(channel).Rank
+            set_control = control_pb2_grpc.CreativeControlServiceStub(channel).SetControl
+            deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+            while True:  # ranking follows `creatives` asynchronously
+                try:
+                    await rank(ranking_pb2.RankRequest(product_id=pid, format=IMAGE))
+                    break
+                except grpc.aio.AioRpcError:
+                    assert asyncio.get_running_loop().time() < deadline, "ranking never served the product"
+                    await asyncio.sleep(0.2)
+            for creative_id, action in ((rejected, REJECT), (pinned, PIN)):
+                reply = await set_control(
+                    control_pb2.SetControlRequest(
+                        creative_id=creative_id, product_id=pid, action=action, actor="test"
+                    )
+                )
+                assert reply.live and reply.control.action == action
+        await wait_until(
+            lambda: {k for k, _ in controls.records} >= {rejected, pinned},
+            TIMEOUT_S,
+            "the controls on the topic",
+        )
+
+        stack.restart_service("ranking")  # SERVING once it has read its topics again
+        async with grpc.aio.insecure_channel(stack.running["ranking"].target) as channel:
+            rank = ranking_pb2_grpc.RankingServiceStub(channel).Rank
+            for _ in range(20):
+                reply = await rank(ranking_pb2.RankRequest(product_id=pid, format=IMAGE))
+                assert reply.creative.creative_id == pinned and reply.propensity == 1.0
+                assert reply.policy_version == "pinned-v1"
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await rank(
+                    ranking_pb2.RankRequest(product_id=pid, format=IMAGE, candidate_creative_ids=[rejected])
+                )
+            assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "CREATIVE_STATE_REJECTED" in (failed.value.details() or "")
+            # Released: the pinned creative goes back to the bandit, with the others.
+            await control_pb2_grpc.CreativeControlServiceStub(channel).SetControl(
+                control_pb2.SetControlRequest(creative_id=pinned, product_id=pid)
+            )
+            reply = await rank(ranking_pb2.RankRequest(product_id=pid, format=IMAGE))
+            assert reply.policy_version != "pinned-v1" and reply.creative.creative_id != rejected

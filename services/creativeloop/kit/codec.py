@@ -75,6 +75,12 @@ def _validate_progress(event: Any) -> None:
     _require(event.version >= 0, "negative version")
 
 
+def _validate_control(event: Any) -> None:
+    _require(bool(event.creative_id), "missing creative_id")
+    _require(bool(event.product_id), "missing product_id")
+    _require(event.action != events_pb2.CONTROL_ACTION_UNSPECIFIED, "missing action")
+
+
 _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.ProductChanged: _validate_product_changed,
     events_pb2.ContentProfileUpdated: _validate_profile,
@@ -84,6 +90,7 @@ _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.BanditStats: _validate_stats,
     streams_pb2.UserBehaviour: _validate_behaviour,
     events_pb2.StageProgress: _validate_progress,
+    events_pb2.CreativeControl: _validate_control,
 }
 
 

@@ -168,7 +168,7 @@ RetireHook = Callable[[Retirement], Awaitable[None]]
 
 
 async def log_retirement(retirement: Retirement) -> None:
-    """The default retirement hook: say what would be retired (creative lifecycle comes later)."""
+    """The default retirement hook: log only (generators use `kit.lifecycle.CreativeRetirer`)."""
     log.info(
         "outputs superseded",
         stage=retirement.stage,

@@ -3,11 +3,14 @@
 Only LIVE creatives are served (see `creativeloop.kit.lifecycle`). Paused, retired and rejected
 ones are skipped, also when the request names them in ``candidate_creative_ids``; when nothing
 live is left the call fails with FAILED_PRECONDITION, naming how many creatives are in which
-state. A product (or candidate id) ranking never saw fails with INVALID_ARGUMENT.
+state. A product (or candidate id) ranking never saw fails with INVALID_ARGUMENT. Rejected
+creatives (`creative.controls`) count as not live; pinned live candidates are served outside the
+policy (see `creativeloop.ranking.control`).
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -15,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from creativeloop.ranking.control import PINNED_POLICY_VERSION
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue
@@ -34,6 +38,7 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
         self._settings = settings
         self._catalogue = catalogue
         self._policy = policy
+        self._random = random.Random(settings.seed)
 
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -70,6 +75,15 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"unknown product_id {request.product_id!r}: no live {format_name} creatives",
+            )
+        pinned = self._catalogue.pinned(candidates)
+        if pinned:  # a person's choice, outside the bandit: uniform among the pinned, said so
+            return ranking_pb2.RankResponse(
+                creative=pinned[self._random.randrange(len(pinned))],
+                propensity=1.0 / len(pinned),
+                impression_id=uuid.uuid4().hex,
+                policy_version=PINNED_POLICY_VERSION,
+                candidates=len(candidates),
             )
         decision = self._policy.pull([c.creative_id for c in candidates], request.user_id, request.context)
         return ranking_pb2.RankResponse(
