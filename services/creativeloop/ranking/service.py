@@ -7,12 +7,26 @@ from typing import Any
 
 import grpc
 
+from creativeloop.kit.validation import Invalid, check_id, check_map, require
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue
 from creativeloop.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
 
 __all__ = ["POLICY_VERSION", "RankingServicer"]
+
+
+_FORMATS = frozenset(common_pb2.CreativeFormat.values())
+
+
+def _check(request: ranking_pb2.RankRequest) -> None:
+    """The request's ids, context and format are sane (`kit.validation`), or `Invalid`."""
+    check_id("product_id", request.product_id, required=True)
+    check_id("user_id", request.user_id)
+    for creative_id in request.candidate_creative_ids:
+        check_id("candidate_creative_ids", creative_id)
+    check_map("context", request.context)
+    require(request.format in _FORMATS, f"unknown format {request.format}")
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
@@ -24,8 +38,10 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ranking_pb2.RankResponse:
-        if not request.product_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "missing product_id")
+        try:
+            _check(request)
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
         if len(request.candidate_creative_ids) > self._settings.max_candidates:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
