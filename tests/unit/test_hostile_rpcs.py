@@ -111,7 +111,9 @@ ids = st.one_of(
     st.sampled_from(["", "p1", "c1", "x\x00y", "p" * 300, "u" * 600_000, "../../etc/passwd", "é"]),
     st.text(max_size=20),
 )
-texts = st.one_of(st.sampled_from(["", "Knit top", "a\x00b", "x" * 5000, "针织上衣 半价"]), st.text(max_size=40))
+texts = st.one_of(
+    st.sampled_from(["", "Knit top", "a\x00b", "x" * 5000, "针织上衣 半价"]), st.text(max_size=40)
+)
 enums = st.one_of(st.integers(-3, 5), st.sampled_from([77, 2**31 - 1, -(2**31)]))
 ints = st.one_of(st.integers(-5, 5000), st.sampled_from([0, -1, 2**31 - 1, -(2**31), 100_000]))
 
@@ -201,7 +203,9 @@ def test_rank(asset_dir: Path) -> None:
     settings_ = RankingSettings(policy="thompson", seed=0)
     catalogue, stats = CreativeCatalogue(), StatsBoard()
     for n in range(3):
-        creative = common_pb2.Creative(creative_id=f"c{n}", product_id="p1", format=common_pb2.CREATIVE_FORMAT_IMAGE)
+        creative = common_pb2.Creative(
+            creative_id=f"c{n}", product_id="p1", format=common_pb2.CREATIVE_FORMAT_IMAGE
+        )
         catalogue.apply(f"c{n}", events_pb2.CreativeUpdated(creative=creative))
     servicer = RankingServicer(settings_, catalogue, build_policy(settings_, stats))
 
@@ -250,11 +254,17 @@ def test_generate_copy() -> None:
         templates_only=st.booleans(),
     )
     valid = copygen_pb2.GenerateCopyRequest(
-        profile=common_pb2.ContentProfile(product_id="p1", title="Knit top", category="tops"), max_candidates=3
+        profile=common_pb2.ContentProfile(product_id="p1", title="Knit top", category="tops"),
+        max_candidates=3,
     )
     with Loopback(register) as server:
         counts = fuzz(
-            "GenerateCopy", server.port, "/creativeloop.v1.CopyGenerationService/GenerateCopy", requests, valid, valid
+            "GenerateCopy",
+            server.port,
+            "/creativeloop.v1.CopyGenerationService/GenerateCopy",
+            requests,
+            valid,
+            valid,
         )
     assert counts["OK"] > 0 and counts["INVALID_ARGUMENT"] > 0
 
@@ -306,3 +316,133 @@ def report() -> Iterator[None]:
         print(f"fuzz {name}: {sum(counts.values())} requests, {dict(sorted(counts.items()))}")
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"product_box": common_pb2.Box(x=math.nan, y=0.1, width=0.5, height=0.5)},
+        {"product_box": common_pb2.Box(x=0.1, y=0.1, width=math.inf, height=0.5)},
+        {"product_box": common_pb2.Box(x=-1e30, y=0.1, width=1e30, height=0.5)},
+        {"product_confidence": math.nan},
+        {"product_image": common_pb2.Media(content=png(9, 9))},
+        {"product_image": common_pb2.Media(content=png(1, 400))},
+        {"product_image": common_pb2.Media(uri="DIR")},
+        {"product_image": common_pb2.Media(uri="DIR/a\x00b.png")},
+        {"product_mask": common_pb2.Media(content=png(9, 9))},
+        {"product_mask": common_pb2.Media(uri="DIR")},
+        {"price": common_pb2.Price(currency="EUR", amount_micros=-5)},
+        {"price": common_pb2.Price(currency="EUR", amount_micros=2**63 - 1)},
+        {"headline": "a\x00b"},
+        {"product_id": "p" * 600_000},
+    ],
+)
+def test_render_creative_hostile_fields(asset_dir: Path, change: dict[str, Any]) -> None:
+    """The cases that came back UNKNOWN before: each is OK or INVALID_ARGUMENT now."""
+    imagegen_settings = ImagegenSettings(max_image_bytes=256 * 1024)
+    servicer = ImagegenServicer(
+        imagegen_settings, build_renderer(imagegen_settings), FilesystemAssetStore(asset_dir)
+    )
+
+    def register(server: grpc.aio.Server) -> None:
+        imagegen_pb2_grpc.add_ImageGenerationServiceServicer_to_server(servicer, server)
+
+    for media_field in ("product_image", "product_mask"):
+        if media_field in change and change[media_field].uri.startswith("DIR"):
+            uri = change[media_field].uri.replace("DIR", (asset_dir / "sub").as_uri())
+            change = {**change, media_field: common_pb2.Media(uri=uri)}
+    request = imagegen_pb2.RenderCreativeRequest(
+        product_id="p1", product_image=common_pb2.Media(content=png(240, 320)), headline="Knit top"
+    )
+    for field, value in change.items():
+        if isinstance(value, Message):
+            getattr(request, field).CopyFrom(value)
+        else:
+            setattr(request, field, value)
+    with Loopback(register) as server, grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        code = call(
+            channel, "/creativeloop.v1.ImageGenerationService/RenderCreative", request.SerializeToString()
+        )
+    assert code in {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}, code
+
+
+@pytest.fixture(scope="module")
+def understanding(asset_dir: Path) -> Iterator[Loopback]:
+    from creativeloop.kit.models.embedded import EmbeddedModelClient
+    from creativeloop.kit.settings import CommonSettings
+    from creativeloop.understanding.profile import ProfileBuilder
+    from creativeloop.understanding.service import ProfileRunner, UnderstandingServicer
+    from creativeloop.understanding.settings import UnderstandingSettings
+    from creativeloop.v1 import understanding_pb2_grpc
+
+    repository = Path(__file__).resolve().parents[2] / "deploy" / "model-repository"
+    settings_ = UnderstandingSettings(common=CommonSettings(asset_dir=asset_dir))
+    runner = ProfileRunner(ProfileBuilder(settings_, EmbeddedModelClient(repository), repository), workers=1)
+
+    def register(server: grpc.aio.Server) -> None:
+        understanding_pb2_grpc.add_UnderstandingServiceServicer_to_server(
+            UnderstandingServicer(runner), server
+        )
+
+    with Loopback(register) as server:
+        yield server
+    runner.close()
+
+
+UNDERSTAND = "/creativeloop.v1.UnderstandingService/Understand"
+
+
+def understand_request(**product: Any) -> Message:
+    from creativeloop.v1 import understanding_pb2
+
+    base: dict[str, Any] = {"product_id": "p1", "version": 1, "title": "Knit top", "category": "tops"}
+    base.update(product)
+    return understanding_pb2.UnderstandRequest(product=common_pb2.Product(**base))
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        {"images": [common_pb2.Media(content=png(9, 9))]},
+        {"images": [common_pb2.Media(content=png(8, 300))]},
+        {"images": [common_pb2.Media(content=png(2000, 9))]},
+        {"images": [common_pb2.Media(uri="DIR")]},
+        {"images": [common_pb2.Media(uri="DIR/a\x00b.png")]},
+        {"images": [common_pb2.Media(uri="file:///etc/passwd")]},
+        {"images": [common_pb2.Media(content=b"GIF89a")]},
+        {"price": common_pb2.Price(currency="EUR", amount_micros=-1)},
+        {"product_id": "p" * 600_000},
+        {"title": "a\x00b"},
+        {"attributes": {f"k{n}": "v" for n in range(500)}},
+    ],
+)
+def test_understand_hostile_fields(understanding: Loopback, asset_dir: Path, product: dict[str, Any]) -> None:
+    """The cases that came back UNKNOWN before: each is OK or INVALID_ARGUMENT now."""
+    images = product.get("images", [])
+    if images and images[0].uri.startswith("DIR"):
+        product = {
+            **product,
+            "images": [common_pb2.Media(uri=images[0].uri.replace("DIR", (asset_dir / "sub").as_uri()))],
+        }
+    with grpc.insecure_channel(f"127.0.0.1:{understanding.port}") as channel:
+        code = call(channel, UNDERSTAND, understand_request(**product).SerializeToString())
+        assert code in {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}, code
+        assert call(channel, UNDERSTAND, understand_request().SerializeToString()) is grpc.StatusCode.OK
+
+
+def test_understand_fuzz(understanding: Loopback, asset_dir: Path) -> None:
+    from creativeloop.v1 import understanding_pb2
+
+    products = st.builds(
+        common_pb2.Product,
+        product_id=ids,
+        version=ints,
+        title=texts,
+        category=texts,
+        price=prices(),
+        images=st.lists(media(asset_dir), max_size=2),
+        attributes=st.dictionaries(texts, texts, max_size=3),
+        language=st.sampled_from(["", "en", "zh", "xx"]),
+    )
+    requests = st.builds(understanding_pb2.UnderstandRequest, product=products)
+    valid = understand_request(images=[common_pb2.Media(content=png(240, 320))])
+    counts = fuzz("Understand", understanding.port, UNDERSTAND, requests, valid, valid)
+    assert counts["INVALID_ARGUMENT"] > 0
