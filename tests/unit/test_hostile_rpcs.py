@@ -86,7 +86,7 @@ class Loopback:
 
 def call(channel: grpc.Channel, method: str, request: bytes) -> grpc.StatusCode:
     """Send raw request bytes to `method`; the status code that came back."""
-    stub = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    stub: Any = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
     try:
         stub(request, timeout=60)
     except grpc.RpcError as error:
