@@ -446,3 +446,68 @@ def test_understand_fuzz(understanding: Loopback, asset_dir: Path) -> None:
     valid = understand_request(images=[common_pb2.Media(content=png(240, 320))])
     counts = fuzz("Understand", understanding.port, UNDERSTAND, requests, valid, valid)
     assert counts["INVALID_ARGUMENT"] > 0
+
+
+@pytest.fixture(scope="module")
+def videogen(asset_dir: Path) -> Iterator[Loopback]:
+    from creativeloop.v1 import videogen_pb2_grpc
+    from creativeloop.videogen.pipeline import VideoPipeline
+    from creativeloop.videogen.service import VideogenServicer
+    from creativeloop.videogen.settings import VideogenSettings
+
+    settings_ = VideogenSettings(x264_preset="ultrafast", output_long_side=160, max_image_pixels=1_000_000)
+    servicer = VideogenServicer(settings_, VideoPipeline(settings_), FilesystemAssetStore(asset_dir))
+
+    def register(server: grpc.aio.Server) -> None:
+        videogen_pb2_grpc.add_VideoGenerationServiceServicer_to_server(servicer, server)
+
+    with Loopback(register) as server:
+        yield server
+
+
+ANIMATE = "/creativeloop.v1.VideoGenerationService/AnimateImages"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"product_boxes": [common_pb2.Box(x=math.nan, y=0.1, width=0.5, height=0.5)]},
+        {"product_boxes": [common_pb2.Box(x=0.1, y=0.1, width=math.inf, height=0.5)]},
+        {"duration_seconds": math.inf},
+        {"duration_seconds": -3.0},
+        {"overlay_logo": png(1500, 1000)},  # over max_image_pixels
+        {"overlay_logo": b"GIF89a-not-a-logo"},
+        {"overlay_price": common_pb2.Price(currency="EUR", amount_micros=-1)},
+        {"images": [common_pb2.Media(content=png(9, 9))]},
+        {"images": [common_pb2.Media(uri="DIR")]},
+        {"images": [common_pb2.Media(uri="DIR/a\x00b.png")]},
+        {"product_id": "p" * 600_000},
+    ],
+)
+def test_animate_images_hostile_fields(videogen: Loopback, asset_dir: Path, change: dict[str, Any]) -> None:
+    """The cases that came back UNKNOWN before: each is OK or INVALID_ARGUMENT now."""
+    from creativeloop.v1 import videogen_pb2
+
+    def request(**fields: Any) -> bytes:
+        message = videogen_pb2.AnimateImagesRequest(
+            product_id="p1", images=[common_pb2.Media(content=png(120, 160))], duration_seconds=1.0
+        )
+        for field, value in fields.items():
+            if field == "overlay_logo":
+                message.overlay.logo.content = value
+            elif field == "overlay_price":
+                message.overlay.price.CopyFrom(value)
+            elif field in ("images", "product_boxes"):
+                del getattr(message, field)[:]
+                for item in value:
+                    if isinstance(item, common_pb2.Media) and item.uri.startswith("DIR"):
+                        item = common_pb2.Media(uri=item.uri.replace("DIR", (asset_dir / "sub").as_uri()))
+                    getattr(message, field).append(item)
+            else:
+                setattr(message, field, value)
+        return message.SerializeToString()
+
+    with grpc.insecure_channel(f"127.0.0.1:{videogen.port}") as channel:
+        code = call(channel, ANIMATE, request(**change))
+        assert code in {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}, code
+        assert call(channel, ANIMATE, request()) is grpc.StatusCode.OK
