@@ -518,3 +518,59 @@ def test_animate_images_hostile_fields(videogen: Loopback, asset_dir: Path, chan
         code = call(channel, ANIMATE, request(**change))
         assert code in {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}, code
         assert call(channel, ANIMATE, request()) is grpc.StatusCode.OK
+
+
+def test_videogen_fuzz(videogen: Loopback, asset_dir: Path) -> None:
+    from creativeloop.datasets.synthetic_video import ShotSpec, make_video, to_mp4
+    from creativeloop.v1 import videogen_pb2
+
+    clip = to_mp4(make_video([ShotSpec(1.0, seed=1)], [], size=(96, 64)))
+    overlays = st.builds(videogen_pb2.VideoOverlay, headline=texts, price=prices(), logo=media(asset_dir))
+    durations = st.one_of(floats.map(float), st.sampled_from([0.0, 1.0, 3.0]))
+    sizes = st.one_of(st.just(0), st.sampled_from([-1, 1, 17, 99_999]))
+    aspects = st.sampled_from(["", "1:1", "9:16", "16:9", "0:0", "x", "\x00"])
+    animate = st.builds(
+        videogen_pb2.AnimateImagesRequest,
+        product_id=ids,
+        images=st.lists(
+            st.one_of(media(asset_dir), st.just(common_pb2.Media(content=png(120, 160)))), max_size=2
+        ),
+        duration_seconds=durations,
+        width=sizes,
+        height=sizes,
+        aspect_ratio=aspects,
+        overlay=overlays,
+        product_boxes=st.lists(boxes(), max_size=2),
+    )
+    videos = st.one_of(
+        media(asset_dir),
+        st.just(common_pb2.Media(content=clip)),
+        st.binary(max_size=64).map(lambda tail: common_pb2.Media(content=clip[:200] + tail)),
+    )
+    summarize = st.builds(
+        videogen_pb2.SummarizeVideoRequest,
+        product_id=ids,
+        video=videos,
+        duration_budget_seconds=durations,
+        width=sizes,
+        height=sizes,
+        aspect_ratio=aspects,
+        product_image=media(asset_dir),
+        overlay=overlays,
+        drop_audio=st.booleans(),
+    )
+    valid_animate = videogen_pb2.AnimateImagesRequest(
+        product_id="p1", images=[common_pb2.Media(content=png(120, 160))], duration_seconds=1.0
+    )
+    valid_summary = videogen_pb2.SummarizeVideoRequest(
+        product_id="p1", video=common_pb2.Media(content=clip), duration_budget_seconds=1.0
+    )
+    prefix = "/creativeloop.v1.VideoGenerationService/"
+    counts = fuzz(
+        "AnimateImages", videogen.port, prefix + "AnimateImages", animate, valid_animate, valid_animate
+    )
+    assert counts["INVALID_ARGUMENT"] > 0
+    counts = fuzz(
+        "SummarizeVideo", videogen.port, prefix + "SummarizeVideo", summarize, valid_summary, valid_summary
+    )
+    assert counts["INVALID_ARGUMENT"] > 0
