@@ -372,3 +372,23 @@ def test_the_bandit_reads_any_bytes_without_raising(values: list[bytes], clicks:
     (state.read_clicks if clicks else state.read_impressions)(records)
     assert sum(state.verdicts.values()) == len(values)
     assert all(letter.reason for letter in state.take_letters())
+
+
+@FAST
+@given(value=st.one_of(st.binary(max_size=256), st.integers(0, 2**62).map(lambda s: _letter_at(s))))
+def test_a_dlq_record_is_a_letter_or_a_value_error(value: bytes) -> None:
+    from creativeloop.kit.dlq import letter_from_record
+
+    record = consumer_record("product.changes.dlq", 0, b"k", value, NOW_S)
+    try:
+        letter = letter_from_record(record)
+    except ValueError as exc:
+        assert "product.changes.dlq@0" in str(exc)
+    else:
+        assert letter.dlq_topic == "product.changes.dlq"
+
+
+def _letter_at(seconds: int) -> bytes:
+    letter = events_pb2.DeadLetter(source_topic="product.changes", reason="r")
+    letter.failed_at.seconds = seconds
+    return letter.SerializeToString()

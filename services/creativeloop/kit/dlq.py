@@ -115,6 +115,10 @@ def letter_from_record(record: ConsumerRecord[bytes, bytes]) -> Letter:
         message = events_pb2.DeadLetter.FromString(record.value or b"")
     except DecodeError as exc:
         raise ValueError(f"{record.topic}@{record.offset}: not a DeadLetter: {exc}") from exc
+    try:
+        failed_at = message.failed_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:  # a Timestamp outside its range
+        raise ValueError(f"{record.topic}@{record.offset}: bad failed_at: {exc}") from exc
     headers = tuple((name, bytes(value)) for name, value in (record.headers or ()))
     replay_of = next((value.decode(errors="replace") for name, value in headers if name == REPLAY_HEADER), "")
     return Letter(
@@ -128,7 +132,7 @@ def letter_from_record(record: ConsumerRecord[bytes, bytes]) -> Letter:
         value=message.value,
         reason=message.reason,
         consumer=message.consumer,
-        failed_at=message.failed_at.ToDatetime(tzinfo=UTC),
+        failed_at=failed_at,
         replay_of=replay_of,
         headers=headers,
     )
