@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from creativeloop.kit.validation import Invalid, check_id, check_map, require
 from creativeloop.ranking.control import PINNED_POLICY_VERSION
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
@@ -33,6 +34,19 @@ def _count_states(states: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
 
 
+_FORMATS = frozenset(common_pb2.CreativeFormat.values())
+
+
+def _check(request: ranking_pb2.RankRequest) -> None:
+    """The request's ids, context and format are sane (`kit.validation`), or `Invalid`."""
+    check_id("product_id", request.product_id, required=True)
+    check_id("user_id", request.user_id)
+    for creative_id in request.candidate_creative_ids:
+        check_id("candidate_creative_ids", creative_id)
+    check_map("context", request.context)
+    require(request.format in _FORMATS, f"unknown format {request.format}")
+
+
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
     def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, policy: Policy) -> None:
         self._settings = settings
@@ -43,8 +57,10 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ranking_pb2.RankResponse:
-        if not request.product_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "missing product_id")
+        try:
+            _check(request)
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
         if len(request.candidate_creative_ids) > self._settings.max_candidates:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,

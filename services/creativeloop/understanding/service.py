@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.codec import InvalidEvent, validate
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models import ModelError
 from creativeloop.kit.producer import EventProducer
@@ -54,6 +54,8 @@ class UnderstandingServicer(understanding_pb2_grpc.UnderstandingServiceServicer)
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> understanding_pb2.UnderstandResponse:
         try:
+            # The same domain checks as a product.changes record (ids, price, media uris, sizes).
+            validate(events_pb2.ProductChanged(product=request.product))
             profile = await self._runner.build(request.product)
         except InvalidEvent as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
