@@ -23,7 +23,9 @@ class EchoUnderstanding(understanding_pb2_grpc.UnderstandingServiceServicer):
         if not request.product.title:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty title")
         if request.product.title == "boom":
-            raise InvalidEvent("unexpected")
+            raise KeyError("unexpected")  # a bug: UNKNOWN
+        if request.product.title == "invalid":
+            raise InvalidEvent("title is invalid")  # a kit.validation.Invalid: INVALID_ARGUMENT
         return understanding_pb2.UnderstandResponse()
 
 
@@ -95,6 +97,12 @@ async def test_health_reflection_and_metrics(runtime: Any) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as boom:
             await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "boom"}))
         assert boom.value.code() == grpc.StatusCode.UNKNOWN
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "invalid"}))
+        assert (invalid.value.code(), invalid.value.details()) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "title is invalid",
+        )
 
     text = await asyncio.to_thread(
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{rt.metrics_port}/metrics").read().decode()
@@ -104,6 +112,25 @@ async def test_health_reflection_and_metrics(runtime: Any) -> None:
     assert metric_value(text, "grpc_server_handled_total", grpc_code="INVALID_ARGUMENT", **labels) >= 1
     assert metric_value(text, "grpc_server_handled_total", grpc_code="UNKNOWN", **labels) >= 1
     assert metric_value(text, "grpc_server_handling_seconds_count", **labels) >= 3
+
+
+async def test_undecodable_request_bytes_are_invalid_argument_and_counted(runtime: Any) -> None:
+    rt, ready, _task = runtime
+    ready.set()
+    method = f"/{NAME}/Understand"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{rt.bound_port}") as channel:
+        raw: Any = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await raw(b"\xff\xff\xff\x0f not a protobuf")
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "undecodable Understand request" in (bad.value.details() or "")
+        stub = understanding_pb2_grpc.UnderstandingServiceStub(channel)  # and it keeps serving
+        await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "ok"}))
+    text = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{rt.metrics_port}/metrics").read().decode()
+    )
+    labels = {"grpc_service": NAME, "grpc_method": "Understand"}
+    assert metric_value(text, "grpc_server_handled_total", grpc_code="INVALID_ARGUMENT", **labels) >= 1
 
 
 async def test_failed_background_task_stops_the_service() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import events_pb2, streams_pb2
 
 DLQ_SUFFIX = ".dlq"
 
@@ -36,10 +36,17 @@ CREATIVES = Topic("creatives", events_pb2.CreativeUpdated, key="creative_id", co
 AD_IMPRESSIONS = Topic("ad.impressions", events_pb2.Impression, key="impression_id")
 AD_CLICKS = Topic("ad.clicks", events_pb2.Click, key="impression_id")
 BANDIT_STATS = Topic("bandit.stats", events_pb2.BanditStats, key="creative_id", compacted=True)
+#: Each user's recent impressions and clicks per creative, published by the bandit (which owns the
+#: impression-click join); ranking's behaviour features read it. A tombstone: the user is gone.
+USER_BEHAVIOUR = Topic("user.behaviour", streams_pb2.UserBehaviour, key="user_id", compacted=True)
 #: How far each stream stage got with each product (see creativeloop.kit.stage): the newest version
 #: handled and the keys published for it. Same partition count as the input topics: a record goes
 #: to its input record's partition number, so a worker reads back only its partitions' progress.
 STAGE_PROGRESS = Topic("stage.progress", events_pb2.StageProgress, key="stage/product_id", compacted=True)
+
+#: People's decisions about creatives (pin, reject), written by ranking's SetControl RPC and read
+#: by every ranking replica; a tombstone releases the creative. See docs/architecture.md.
+CREATIVE_CONTROLS = Topic("creative.controls", events_pb2.CreativeControl, key="creative_id", compacted=True)
 
 SOURCE_TOPICS: tuple[Topic, ...] = (
     PRODUCT_CHANGES,
@@ -48,10 +55,13 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     AD_IMPRESSIONS,
     AD_CLICKS,
     BANDIT_STATS,
+    USER_BEHAVIOUR,
 )
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
-ALL_TOPICS: tuple[Topic, ...] = SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS,)
+ALL_TOPICS: tuple[Topic, ...] = (
+    SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS, CREATIVE_CONTROLS)
+)
 
 
 def by_name(name: str) -> Topic:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
 
 from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.images import ImageRejected, decode_image
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
@@ -19,11 +23,11 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CREATIVES
+from creativeloop.kit.validation import Invalid, check_finite, check_id, check_price, require
 from creativeloop.v1 import common_pb2, events_pb2, videogen_pb2, videogen_pb2_grpc
 from creativeloop.videogen.animate import Box
 from creativeloop.videogen.media import Frame, VideoRejected
@@ -35,6 +39,21 @@ from creativeloop.videogen.settings import VideogenSettings
 log = get_logger(__name__)
 MP4 = "video/mp4"
 JPEG = "image/jpeg"
+
+
+#: Absolute paths (two components or more) and file or s3 uris: where the server keeps things.
+_SERVER_LOCATION = re.compile(r"\b(?:file|s3)://[^\s'\"]*|(?<![\w:/])(?:/[\w.~+\-]+){2,}/?")
+
+
+def public_reason(reason: str) -> str:
+    """A rejection reason fit to send to a client: server paths and storage uris left out.
+
+    >>> public_reason("'file:///srv/assets/ab/abc.mp4' is outside the asset store /srv/assets")
+    "'<server location>' is outside the asset store <server location>"
+    >>> public_reason("duration budget 1e-09 s outside [1, 120] s; aspect 9:16")
+    'duration budget 1e-09 s outside [1, 120] s; aspect 9:16'
+    """
+    return _SERVER_LOCATION.sub("<server location>", reason)
 
 
 def _digest(content: bytes) -> str:
@@ -54,7 +73,9 @@ class MediaReader:
             try:
                 data = self.store.get(media.uri)
             except AssetNotFound as exc:
-                raise VideoRejected(f"{what}: {exc}") from exc
+                # The store's own message names where it lives: log it, tell the client less.
+                log.info("asset not found", what=what, reason=str(exc))
+                raise VideoRejected(f"{what}: no such asset in the asset store") from exc
         else:
             raise VideoRejected(f"{what} needs content or uri")
         if len(data) > max_bytes:
@@ -62,11 +83,38 @@ class MediaReader:
         return data
 
 
-def _overlay(overlay: videogen_pb2.VideoOverlay, reader: MediaReader, max_bytes: int) -> OverlaySpec:
+def _overlay(
+    overlay: videogen_pb2.VideoOverlay, reader: MediaReader, max_bytes: int, max_pixels: int
+) -> OverlaySpec:
     logo = b""
     if overlay.logo.content or overlay.logo.uri:
         logo = reader.read(overlay.logo, "overlay.logo", max_bytes)
+        try:  # the overlay opens it later: a corrupt or oversized logo is the request's fault
+            decode_image(
+                logo, subject="overlay.logo", max_bytes=max_bytes, max_pixels=max_pixels, keep_alpha=True
+            )
+        except ImageRejected as exc:
+            raise VideoRejected(exc.reason) from None
+    _check(lambda: check_price("overlay.price", overlay.price) if overlay.HasField("price") else None)
     return OverlaySpec(overlay.headline, format_price(overlay.price), logo)
+
+
+def _check(check: Callable[[], None]) -> None:
+    """Run `kit.validation` checks; their `Invalid` is a `VideoRejected` (INVALID_ARGUMENT)."""
+    try:
+        check()
+    except Invalid as exc:
+        raise VideoRejected(exc.reason) from None
+
+
+def _check_box(field: str, box: common_pb2.Box) -> None:
+    for name in ("x", "y", "width", "height"):
+        value = getattr(box, name)
+        require(math.isfinite(value) and -1.0 <= value <= 2.0, f"{field}.{name} {value!r} is not in [-1, 2]")
+
+
+def _check_seconds(field: str, value: float) -> None:
+    check_finite(field, value)
 
 
 def _media(content: bytes, mime_type: str, store: AssetStore | None) -> common_pb2.Media:
@@ -131,10 +179,23 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         self, request: videogen_pb2.SummarizeVideoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> videogen_pb2.SummarizeVideoResponse:
         try:
+            # What needs no video (budget, aspect, size) is checked before waiting for a job slot,
+            # reading the video or decoding a frame: a bad request costs microseconds.
+            self._pipeline.check_request(self._budget(request), *self._slot_request(request))
             async with self._jobs:
                 return await asyncio.to_thread(self._summarize, request)
         except VideoRejected as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, public_reason(exc.reason))
+
+    def _budget(self, request: videogen_pb2.SummarizeVideoRequest) -> float:
+        return request.duration_budget_seconds or self._settings.default_budget_s
+
+    @staticmethod
+    def _slot_request(
+        request: videogen_pb2.SummarizeVideoRequest,
+    ) -> tuple[str | None, tuple[int, int] | None]:
+        size = (request.width, request.height) if request.width > 0 and request.height > 0 else None
+        return request.aspect_ratio or None, size
 
     def _summarize(self, request: videogen_pb2.SummarizeVideoRequest) -> videogen_pb2.SummarizeVideoResponse:
         settings = self._settings
@@ -143,12 +204,15 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         if request.product_image.content or request.product_image.uri:
             raw = self._reader.read(request.product_image, "product_image", settings.max_image_bytes)
             product = decode_still(raw, settings.max_image_bytes, settings.max_image_pixels)
-        overlay = _overlay(request.overlay, self._reader, settings.max_image_bytes)
+        _check(lambda: check_id("product_id", request.product_id))
+        _check(lambda: _check_seconds("duration_budget_seconds", request.duration_budget_seconds))
+        overlay = _overlay(request.overlay, self._reader, settings.max_image_bytes, settings.max_image_pixels)
+        aspect, size = self._slot_request(request)
         summary = self._pipeline.summarize(
             data,
-            request.duration_budget_seconds or settings.default_budget_s,
-            aspect=request.aspect_ratio or None,
-            size=(request.width, request.height) if request.width > 0 and request.height > 0 else None,
+            self._budget(request),
+            aspect=aspect,
+            size=size,
             overlay=overlay,
             product_image=product,
             keep_audio=not request.drop_audio,
@@ -178,12 +242,16 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
             async with self._jobs:
                 return await asyncio.to_thread(self._animate, request)
         except VideoRejected as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, public_reason(exc.reason))
 
     def _animate(self, request: videogen_pb2.AnimateImagesRequest) -> videogen_pb2.AnimateImagesResponse:
         settings = self._settings
         if not request.images:
             raise VideoRejected("no images")
+        _check(lambda: check_id("product_id", request.product_id))
+        _check(lambda: _check_seconds("duration_seconds", request.duration_seconds))
+        for box in request.product_boxes:
+            _check(lambda box=box: _check_box("product_boxes", box))  # type: ignore[misc]
         if len(request.images) > settings.animation_max_images:
             raise VideoRejected(f"{len(request.images)} images, limit {settings.animation_max_images}")
         images = [
@@ -203,7 +271,9 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
             seconds=request.duration_seconds or None,
             aspect=request.aspect_ratio or None,
             size=(request.width, request.height) if request.width > 0 and request.height > 0 else None,
-            overlay=_overlay(request.overlay, self._reader, settings.max_image_bytes),
+            overlay=_overlay(
+                request.overlay, self._reader, settings.max_image_bytes, settings.max_image_pixels
+            ),
             boxes=boxes,
         )
         store = self._store if request.store else None
@@ -262,7 +332,7 @@ class ProfileHandler:
         jobs: asyncio.Semaphore | None = None,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -271,7 +341,13 @@ class ProfileHandler:
         #: Shared with the servicer, so RPCs and the stream together stay within the limit.
         self._jobs = jobs or asyncio.Semaphore(settings.max_concurrent_jobs)
         self.stage = ProfileStage(
-            "videogen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "videogen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property
