@@ -454,8 +454,11 @@ _CATEGORICAL_VALUES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _rng(spec: WorldSpec, seed: int) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
+def _rngs(spec: WorldSpec, seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for the world (catalogue, users), its click model and its requests,
+    so that one seed gives the same world whatever the number of requests."""
+    world, model, requests = np.random.SeedSequence([seed, zlib.crc32(spec.name.encode())]).spawn(3)
+    return np.random.default_rng(world), np.random.default_rng(model), np.random.default_rng(requests)
 
 
 def _log_uniform_int(rng: np.random.Generator, low: int, high: int, size: int) -> Ints:
@@ -588,7 +591,7 @@ def build_stream(spec: WorldSpec, seed: int, n_requests: int) -> Stream:
     >>> bool(np.all(stream.oracle_ctr >= stream.random_ctr))
     True
     """
-    rng = _rng(spec, seed)
+    rng, model_rng, request_rng = _rngs(spec, seed)
     n_seg = spec.n_segments
     # ---------------------------------------------------------------- products and catalogue
     category_weights = rng.dirichlet(np.full(spec.n_categories, 2.0))
@@ -632,21 +635,23 @@ def build_stream(spec: WorldSpec, seed: int, n_requests: int) -> Stream:
     home_device = _draw_rows(rng, tables["device"], user_segment)
 
     # ---------------------------------------------------------------- requests
-    product = _draw_products(rng, spec, n_requests, popularity, arrival)
-    known = rng.random(n_requests) < spec.known_user_rate
-    user = np.where(known, rng.choice(spec.n_users, n_requests, p=activity / activity.sum()), -1)
-    anonymous_segment = rng.choice(n_seg, n_requests, p=segment_weights)
+    product = _draw_products(request_rng, spec, n_requests, popularity, arrival)
+    known = request_rng.random(n_requests) < spec.known_user_rate
+    user = np.where(known, request_rng.choice(spec.n_users, n_requests, p=activity / activity.sum()), -1)
+    anonymous_segment = request_rng.choice(n_seg, n_requests, p=segment_weights)
     segment = np.where(known, user_segment[np.maximum(user, 0)], anonymous_segment)
     # Every key has a value (device, placement and daypart drive effects whether or not they are
     # sent); `codes` keeps what the caller sends: the world's keys, demographics only when known.
     values = np.zeros((n_requests, len(CATEGORICAL_KEYS)), dtype=np.int64)
     codes = np.full((n_requests, len(CATEGORICAL_KEYS)), -1, dtype=np.int64)
     for j, key in enumerate(CATEGORICAL_KEYS):
-        fresh = _draw_rows(rng, tables[key], segment)
+        fresh = _draw_rows(request_rng, tables[key], segment)
         if key in static:
             value = np.where(known, static[key][np.maximum(user, 0)], fresh)
         elif key == "device":
-            value = np.where(known & (rng.random(n_requests) < 0.85), home_device[np.maximum(user, 0)], fresh)
+            value = np.where(
+                known & (request_rng.random(n_requests) < 0.85), home_device[np.maximum(user, 0)], fresh
+            )
         else:
             value = fresh
         values[:, j] = value
@@ -664,19 +669,19 @@ def build_stream(spec: WorldSpec, seed: int, n_requests: int) -> Stream:
         if key not in spec.numeric_keys:
             continue
         if key == "hour":
-            numeric[:, j] = rng.uniform(0.0, 24.0, n_requests)
+            numeric[:, j] = request_rng.uniform(0.0, 24.0, n_requests)
             continue
-        raw[:, j] = rng.normal(means[key][segment], 1.0)
+        raw[:, j] = request_rng.normal(means[key][segment], 1.0)
         numeric[:, j] = _numeric_value(key, raw[:, j])
-    uniform = rng.random(n_requests)
+    uniform = request_rng.random(n_requests)
     delay = (
-        np.floor(rng.exponential(spec.delay_mean, n_requests)).astype(np.int64)
+        np.floor(request_rng.exponential(spec.delay_mean, n_requests)).astype(np.int64)
         if spec.delay_mean > 0
         else np.zeros(n_requests, dtype=np.int64)
     )
 
     # ---------------------------------------------------------------- the hidden click model
-    model = _click_model(spec, rng, cat, product_category, creatives_total=n_creatives)
+    model = _click_model(spec, model_rng, cat, product_category, creatives_total=n_creatives)
     drift_at = int(spec.drift_at * n_requests) if spec.drift_at is not None else None
     phase = np.zeros(n_requests, dtype=np.int64)
     if drift_at is not None:
