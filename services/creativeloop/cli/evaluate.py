@@ -24,6 +24,10 @@ from creativeloop.evaluation import ocr as ocr_report
 from creativeloop.evaluation import product_box as product_box_report
 from creativeloop.evaluation import scene as scene_report
 from creativeloop.evaluation import video as video_report
+from creativeloop.evaluation.policy_bench import references as bench_policies
+from creativeloop.evaluation.policy_bench import report as bench_report
+from creativeloop.evaluation.policy_bench import runner as bench_runner
+from creativeloop.evaluation.policy_bench.worlds import WORLDS
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.settings import ModelSettings
 from creativeloop.training.scene import scene_classifier, split_features
@@ -206,3 +210,103 @@ def aesthetics(repository: Path) -> None:
         click.echo("missing sample photos: " + ", ".join(missing))
         sys.exit(2)
     click.echo(aesthetics_report.report(repository))
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@evaluate.command("policies")
+@click.option(
+    "--worlds", default=",".join(WORLDS), show_default=True, help=f"comma-separated, of: {', '.join(WORLDS)}"
+)
+@click.option(
+    "--seeds",
+    default=None,
+    help=(
+        f"comma-separated (default: the tuning seeds {bench_runner.TUNING_SEEDS}; with --final the held-back "
+        f"{bench_runner.HELD_BACK_SEEDS}); seeds >= 1000 need --final"
+    ),
+)
+@click.option(
+    "--requests", "n_requests", default=200_000, show_default=True, help="requests per world and seed"
+)
+@click.option(
+    "--policies",
+    default=",".join(bench_policies.DEFAULT_POLICIES),
+    show_default=True,
+    help="comma-separated, of: " + ", ".join(bench_policies.policy_names()),
+)
+@click.option(
+    "--delay",
+    "delays",
+    default="0",
+    show_default=True,
+    help="comma-separated feedback delays in requests; each run once per delay",
+)
+@click.option("--final", is_flag=True, help="the final run: allows (and defaults to) the held-back seeds")
+@click.option("--json", "json_path", type=_PATH, default=None, help="write every run's metrics as JSON here")
+@click.option("--plot", "plot_dir", type=_PATH, default=None, help="write one PNG per world into this folder")
+@click.option(
+    "--against",
+    type=_PATH,
+    default=None,
+    help="the JSON of another run (e.g. the tuning seeds): its figures beside these",
+)
+def policies(
+    worlds: str,
+    seeds: str | None,
+    n_requests: int,
+    policies: str,
+    delays: str,
+    final: bool,
+    json_path: Path | None,
+    plot_dir: Path | None,
+    against: Path | None,
+) -> None:
+    """Explore-exploit policies on the bench's worlds, on the same request streams: lift vs random,
+    % of oracle, tail % of oracle, regret and recovery after drift."""
+    default_seeds = bench_runner.HELD_BACK_SEEDS if final else bench_runner.TUNING_SEEDS
+    seed_list = [int(s) for s in _names(seeds)] if seeds else list(default_seeds)
+    try:
+        bench_runner.check_seeds(seed_list, final)
+    except bench_runner.HeldBackSeed as error:
+        raise click.UsageError(str(error)) from error
+    names = _names(policies)
+    unknown = [n for n in names if n not in bench_policies.policy_names()]
+    if unknown:
+        raise click.UsageError(
+            f"unknown policies {unknown}; known: {', '.join(bench_policies.policy_names())}"
+        )
+
+    def progress(run: bench_runner.PolicyRun) -> None:
+        click.echo(
+            f"{run.world} seed {run.seed} {run.policy} delay {run.delay}: "
+            f"{run.chosen_ctr.mean():.4f} expected CTR, {run.seconds:.1f} s",
+            err=True,
+        )
+
+    truths, runs = bench_runner.run(
+        _names(worlds),
+        seed_list,
+        names,
+        n_requests,
+        [int(d) for d in _names(delays)],
+        final=final,
+        progress=progress,
+    )
+    by_stream = {(t.world, t.seed): t for t in truths}
+    rows = [bench_report.metrics(r, by_stream[(r.world, r.seed)]) for r in runs]
+    summaries = bench_report.summarise(rows)
+    if against is not None:
+        other = bench_report.summaries_from_dict(json.loads(against.read_text()))
+        label = "held-back" if final else "these seeds"
+        click.echo(bench_report.markdown(summaries, other, (label, "other")))
+    else:
+        click.echo(bench_report.markdown(summaries))
+    if json_path is not None:
+        settings = {"worlds": _names(worlds), "seeds": seed_list, "requests": n_requests, "final": final}
+        json_path.write_text(json.dumps(bench_report.to_dict(rows, summaries, settings), indent=1))
+    if plot_dir is not None:
+        for path in bench_report.plot(runs, truths, plot_dir):
+            click.echo(f"plot: {path}")

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from creativeloop.kit.settings import ServiceSettings
 
-Policy = Literal["thompson", "hybrid", "lints"]
+Policy = Literal["thompson", "hybrid", "lints", "shared"]
 
 
 class RankingSettings(ServiceSettings):
@@ -25,7 +25,10 @@ class RankingSettings(ServiceSettings):
         description=(
             "`thompson`: context-free Beta-Thompson sampling; `hybrid`: Beta-Thompson whose prior per "
             "creative comes from the CTR model's prediction for the user (uniform prior, i.e. `thompson`, "
-            "while no model is loaded); `lints`: linear Thompson sampling over the feature vector."
+            "while no model is loaded); `lints`: linear Thompson sampling over the feature vector; "
+            "`shared`: one Bayesian logistic model of click on request features crossed with creative "
+            "features (elements, numeric attributes, embeddings), learnt from every outcome, explored "
+            "by inverse-gap weighting with exact propensities."
         ),
     )
     prior_alpha: float = Field(1.0, gt=0, description="Beta prior pseudo-clicks per creative (no model).")
