@@ -27,6 +27,7 @@ from creativeloop.evaluation import video as video_report
 from creativeloop.evaluation.policy_bench import references as bench_policies
 from creativeloop.evaluation.policy_bench import report as bench_report
 from creativeloop.evaluation.policy_bench import runner as bench_runner
+from creativeloop.evaluation.policy_bench.worlds import HELD_BACK_FROM as WORLD_HELD_BACK
 from creativeloop.evaluation.policy_bench.worlds import WORLDS
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.settings import ModelSettings
@@ -248,10 +249,17 @@ def _names(text: str) -> list[str]:
 @click.option("--json", "json_path", type=_PATH, default=None, help="write every run's metrics as JSON here")
 @click.option("--plot", "plot_dir", type=_PATH, default=None, help="write one PNG per world into this folder")
 @click.option(
+    "--from",
+    "sources",
+    type=_PATH,
+    multiple=True,
+    help="run nothing: report the runs saved in these --json files (e.g. one per seed, run apart)",
+)
+@click.option(
     "--against",
     type=_PATH,
-    default=None,
-    help="the JSON of another run (e.g. the tuning seeds): its figures beside these",
+    multiple=True,
+    help="--json files of other runs (e.g. the tuning seeds): their figures beside these",
 )
 def policies(
     worlds: str,
@@ -262,10 +270,38 @@ def policies(
     final: bool,
     json_path: Path | None,
     plot_dir: Path | None,
-    against: Path | None,
+    sources: tuple[Path, ...],
+    against: tuple[Path, ...],
 ) -> None:
     """Explore-exploit policies on the bench's worlds, on the same request streams: lift vs random,
     % of oracle, tail % of oracle, regret and recovery after drift."""
+    if sources:
+        rows, curves = bench_report.from_dicts([json.loads(p.read_text()) for p in sources])
+    else:
+        rows, curves = _run_bench(worlds, seeds, n_requests, policies, delays, final)
+    summaries = bench_report.summarise(rows)
+    if against:
+        other_rows, _ = bench_report.from_dicts([json.loads(p.read_text()) for p in against])
+        labels = (_seed_label(rows), _seed_label(other_rows))
+        click.echo(bench_report.markdown(summaries, bench_report.summarise(other_rows), labels))
+    else:
+        click.echo(bench_report.markdown(summaries))
+    if json_path is not None:
+        settings = {"worlds": _names(worlds), "requests": n_requests, "final": final}
+        json_path.write_text(json.dumps(bench_report.to_dict(rows, curves, settings)))
+    if plot_dir is not None:
+        for path in bench_report.plot(curves, plot_dir):
+            click.echo(f"plot: {path}")
+
+
+def _seed_label(rows: list[bench_report.RunMetrics]) -> str:
+    held = {r.seed >= WORLD_HELD_BACK for r in rows}
+    return "held-back" if held == {True} else "tuning" if held == {False} else "mixed"
+
+
+def _run_bench(
+    worlds: str, seeds: str | None, n_requests: int, policies: str, delays: str, final: bool
+) -> tuple[list[bench_report.RunMetrics], list[bench_report.Curve]]:
     default_seeds = bench_runner.HELD_BACK_SEEDS if final else bench_runner.TUNING_SEEDS
     seed_list = [int(s) for s in _names(seeds)] if seeds else list(default_seeds)
     try:
@@ -297,16 +333,5 @@ def policies(
     )
     by_stream = {(t.world, t.seed): t for t in truths}
     rows = [bench_report.metrics(r, by_stream[(r.world, r.seed)]) for r in runs]
-    summaries = bench_report.summarise(rows)
-    if against is not None:
-        other = bench_report.summaries_from_dict(json.loads(against.read_text()))
-        label = "held-back" if final else "these seeds"
-        click.echo(bench_report.markdown(summaries, other, (label, "other")))
-    else:
-        click.echo(bench_report.markdown(summaries))
-    if json_path is not None:
-        settings = {"worlds": _names(worlds), "seeds": seed_list, "requests": n_requests, "final": final}
-        json_path.write_text(json.dumps(bench_report.to_dict(rows, summaries, settings), indent=1))
-    if plot_dir is not None:
-        for path in bench_report.plot(runs, truths, plot_dir):
-            click.echo(f"plot: {path}")
+    curves = [bench_report.curve(r, by_stream[(r.world, r.seed)]) for r in runs]
+    return rows, curves

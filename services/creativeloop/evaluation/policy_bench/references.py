@@ -340,8 +340,7 @@ class LinTSPolicy(_RidgeBandit):
     def choose(self, request: Request) -> BenchChoice:
         d = self._active()
         if self._since >= self.refresh or self._chol.shape[0] != d:
-            a_inv = self._a_inv[:d, :d]
-            self._chol = np.linalg.cholesky((a_inv + a_inv.T) / 2.0 + 1e-12 * np.eye(d))
+            self._chol = _cholesky(self._a_inv[:d, :d])
             self._since = 0
         z = self.features.matrix(request)[:, :d]
         theta = self._theta[:d] + self.scale * (self._chol @ self._rng.standard_normal(d))
@@ -352,6 +351,17 @@ class LinTSPolicy(_RidgeBandit):
     def learn(self, request: Request, choice: BenchChoice, clicked: bool) -> None:
         super().learn(request, choice, clicked)
         self._since += 1
+
+
+def _cholesky(matrix: Floats) -> Floats:
+    """Cholesky factor of a covariance kept by rank-one updates (symmetrised; jitter if needed)."""
+    sym = (matrix + matrix.T) / 2.0
+    jitter = 1e-12
+    while True:
+        try:
+            return np.asarray(np.linalg.cholesky(sym + jitter * np.eye(len(sym))), dtype=np.float64)
+        except np.linalg.LinAlgError:
+            jitter *= 100.0
 
 
 # --------------------------------------------------------------------------- Vowpal Wabbit
@@ -409,7 +419,7 @@ class VowpalWabbitPolicy:
         lines = [self._lines[c.creative_id] for c in request.candidates]
         pmf = np.asarray(self._workspace.predict([shared, *lines]), dtype=np.float64)
         pmf /= pmf.sum()
-        index = int(min(np.searchsorted(np.cumsum(pmf), self._rng.random(), side="right"), len(pmf) - 1))
+        index = min(int(np.searchsorted(np.cumsum(pmf), self._rng.random(), side="right")), len(pmf) - 1)
         self._pending[request.n] = (shared, lines)
         return BenchChoice(index, float(pmf[index]))
 
@@ -427,7 +437,7 @@ class VowpalWabbitPolicy:
 
 REFERENCES = ("uniform", "thompson", "linucb", "lints", "vw-epsilon", "vw-squarecb", "oracle")
 #: What `creativeloop eval policies` runs unless told otherwise.
-DEFAULT_POLICIES = (*REFERENCES, "oracle-observable")
+DEFAULT_POLICIES = (*REFERENCES, "oracle-observable", "shared")
 ORACLES = ("oracle", "oracle-observable")
 
 

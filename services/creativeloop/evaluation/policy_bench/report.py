@@ -199,25 +199,61 @@ def markdown(
     return "\n".join(lines)
 
 
-def to_dict(
-    rows: Sequence[RunMetrics], summaries: Sequence[Summary], settings: dict[str, Any]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Curve:
+    """One run's course: sums over consecutive windows of `window` requests (for the plots)."""
+
+    world: str
+    seed: int
+    policy: str
+    delay: int
+    window: int
+    chosen: list[float]
+    oracle: list[float]
+    random: list[float]
+    drift_at: int | None
+
+
+def curve(run: PolicyRun, truth: StreamTruth, points: int = 100) -> Curve:
+    n = truth.n_requests
+    window = max(n // points, 1)
+    blocks = n // window
+
+    def sums(values: Floats) -> list[float]:
+        return [float(v) for v in values[: blocks * window].reshape(blocks, window).sum(axis=1)]
+
+    return Curve(
+        run.world,
+        run.seed,
+        run.policy,
+        run.delay,
+        window,
+        sums(run.chosen_ctr),
+        sums(truth.oracle_ctr),
+        sums(truth.random_ctr),
+        truth.drift_at,
+    )
+
+
+def to_dict(rows: Sequence[RunMetrics], curves: Sequence[Curve], settings: dict[str, Any]) -> dict[str, Any]:
     return {
         "settings": settings,
-        "summaries": [asdict(s) for s in summaries],
+        "summaries": [asdict(s) for s in summarise(rows)],
         "runs": [asdict(r) for r in rows],
+        "curves": [asdict(c) for c in curves],
     }
 
 
-def summaries_from_dict(payload: dict[str, Any]) -> list[Summary]:
-    out = []
-    for s in payload["summaries"]:
-        out.append(Summary(**{**s, "seeds": tuple(s["seeds"])}))
-    return out
+def from_dicts(payloads: Sequence[dict[str, Any]]) -> tuple[list[RunMetrics], list[Curve]]:
+    """The runs and curves of saved reports (`to_dict`), e.g. one per seed run apart, together."""
+    rows = [RunMetrics(**r) for p in payloads for r in p["runs"]]
+    curves = [Curve(**c) for p in payloads for c in p.get("curves", [])]
+    return rows, curves
 
 
-def plot(runs: Sequence[PolicyRun], truths: Sequence[StreamTruth], folder: Path) -> list[Path]:
-    """One PNG per world: windowed % of oracle over the run and cumulative regret, mean over seeds."""
+def plot(curves: Sequence[Curve], folder: Path) -> list[Path]:
+    """One PNG per world: % of oracle per window over the run and cumulative regret vs the
+    oracle, each policy averaged over its seeds (dashed: with a feedback delay)."""
     # Imported here: matplotlib is optional (the `quality` and `dev` extras).
     import matplotlib
 
@@ -225,41 +261,32 @@ def plot(runs: Sequence[PolicyRun], truths: Sequence[StreamTruth], folder: Path)
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    truth = {(t.world, t.seed): t for t in truths}
     paths = []
-    for world in dict.fromkeys(r.world for r in runs):
+    for world in dict.fromkeys(c.world for c in curves):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 8), sharex=True)
-        series: dict[tuple[str, int], list[PolicyRun]] = defaultdict(list)
-        for r in runs:
-            if r.world == world:
-                series[(r.policy, r.delay)].append(r)
+        series: dict[tuple[str, int], list[Curve]] = defaultdict(list)
+        for c in curves:
+            if c.world == world:
+                series[(c.policy, c.delay)].append(c)
+        first = next(c for c in curves if c.world == world)
+        x = (np.arange(len(first.chosen)) + 1) * first.window
         for (policy, delay), group in series.items():
-            label = policy if delay == 0 else f"{policy} (delay {delay:,})"
-            n = len(group[0].chosen_ctr)
-            window = max(n // 50, 10)
-            chosen = np.mean([g.chosen_ctr for g in group], axis=0)
-            oracle = np.mean([truth[(g.world, g.seed)].oracle_ctr for g in group], axis=0)
-            blocks = n // window
-            ratio = 100.0 * (
-                chosen[: blocks * window].reshape(blocks, window).sum(axis=1)
-                / oracle[: blocks * window].reshape(blocks, window).sum(axis=1)
-            )
-            x = (np.arange(blocks) + 1) * window
+            chosen = np.sum([g.chosen for g in group], axis=0)
+            oracle = np.sum([g.oracle for g in group], axis=0)
             style = "--" if delay else "-"
-            line = top.plot(x, ratio, style, label=label, linewidth=1.2)[0]
-            bottom.plot(
-                np.arange(1, n + 1), np.cumsum(oracle - chosen), style, color=line.get_color(), linewidth=1.2
-            )
-        first = truths[[t.world for t in truths].index(world)]
-        random_ratio = 100.0 * np.mean(
-            [t.random_ctr.sum() / t.oracle_ctr.sum() for t in truths if t.world == world]
-        )
-        top.axhline(random_ratio, color="grey", linewidth=0.8, linestyle=":", label="uniform random (mean)")
+            label = policy if delay == 0 else f"{policy} (delay {delay:,})"
+            line = top.plot(x, 100.0 * chosen / oracle, style, label=label, linewidth=1.2)[0]
+            regret = np.cumsum(oracle - chosen) / len(group)
+            bottom.plot(x, regret, style, color=line.get_color(), linewidth=1.2)
+        seeds = sorted({c.seed for c in curves if c.world == world})
+        random = np.sum([c.random for c in curves if c.world == world], axis=0)
+        oracle_all = np.sum([c.oracle for c in curves if c.world == world], axis=0)
+        top.plot(x, 100.0 * random / oracle_all, ":", color="grey", linewidth=0.8, label="uniform random")
         if first.drift_at is not None:
             for axis in (top, bottom):
                 axis.axvline(first.drift_at, color="black", linewidth=0.8, linestyle=":")
-        top.set_ylabel(f"% of oracle CTR (windows of {max(first.n_requests // 50, 10):,})")
-        top.set_title(f"policy bench: {world}, seeds {sorted({t.seed for t in truths if t.world == world})}")
+        top.set_ylabel(f"% of oracle CTR (windows of {first.window:,} requests)")
+        top.set_title(f"policy bench: {world}, seeds {seeds}")
         top.legend(fontsize=8, ncol=2)
         bottom.set_ylabel("cumulative regret vs oracle (expected clicks)")
         bottom.set_xlabel("requests")

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -140,23 +139,51 @@ class _Scaler:
         return None if self.edges is None else bisect.bisect_right(self.edges, value)
 
 
+class _VectorScaler:
+    """`_Scaler` for every dimension of an embedding at once (no bins)."""
+
+    def __init__(self, size: int, freeze_after: int) -> None:
+        self.freeze_after = freeze_after
+        self.count = 0
+        self.mean = np.zeros(size)
+        self._m2 = np.zeros(size)
+        self.frozen = False
+
+    def observe(self, value: Floats) -> None:
+        if self.frozen:
+            return
+        self.count += 1
+        delta = value - self.mean
+        self.mean += delta / self.count
+        self._m2 += delta * (value - self.mean)
+        self.frozen = self.count >= self.freeze_after
+
+    def standard(self, value: Floats) -> Floats:
+        scale = np.sqrt(self._m2 / self.count) if self.count > 1 else np.ones_like(self.mean)
+        scale[scale <= 0] = 1.0
+        result: Floats = np.clip((value - self.mean) / scale, -4.0, 4.0)
+        return result
+
+
 @dataclass
 class _Encoded:
-    """One creative as the model sees it (for the vocabularies' `version`)."""
+    """One creative as the model sees it (for the vocabularies' `version`); its dense row of
+    creative features is row `row` of the model's creative matrix."""
 
     version: int
-    cross: list[tuple[int, float]]
+    row: int
+    columns: Ints
+    values: Floats
     main: list[int]
     category_row: int
 
 
 @dataclass
 class _CandidateSet:
-    """The matrices of one candidate list (cached: a product's creatives come back together)."""
+    """One candidate list's rows (cached: a product's creatives come back together)."""
 
     version: int
-    cross: Floats  # K x width of the cross vocabulary when built
-    cross2: Floats  # its square
+    rows: Ints  # K rows of the creative matrix
     main: Ints  # K x L indices into the per-creative weights (0 = padding)
     category_rows: Ints  # K
     #: The one category row every candidate has (the usual case: one product), else -1.
@@ -217,16 +244,16 @@ class SharedModel:
         column_numeric: float = 0.03,
         column_embedding: float = 0.25,
         initial_ctr: float = 0.02,
-        forgetting: float = 0.0,
+        variance_floor: float = 0.0,
         empirical_bayes_every: int = 0,
         max_cross_values: int = 64,
         freeze_after: int = 500,
-        cache_size: int = 20_000,
+        cache_size: int = 100_000,
     ) -> None:
         self.creatives = creatives
         self.prior_pair = prior_pair
         self.column_embedding = column_embedding
-        self.forgetting = forgetting
+        self.variance_floor = variance_floor
         self.empirical_bayes_every = empirical_bayes_every
         self.max_cross_values = max_cross_values
         self.freeze_after = freeze_after
@@ -259,9 +286,15 @@ class SharedModel:
         self._kind_values: dict[str, set[str]] = {}
         self._uncrossed: set[str] = set()
         self._scalers: dict[str, _Scaler] = {}
+        self._vector_scalers: dict[tuple[str, str, int], tuple[_VectorScaler, Ints]] = {}
+        #: Scales frozen so far (a freeze re-encodes every creative with the frozen scale).
+        self._freezes = 0
+        #: One dense row of creative features per creative ever encoded.
+        self._x = np.zeros((256, 64))
+        self._x_rows: dict[str, int] = {}
         self._version = 0
         self._encoded: dict[str, _Encoded] = {}
-        self._sets: OrderedDict[tuple[str, ...], _CandidateSet] = OrderedDict()
+        self._sets: dict[tuple[str, ...], _CandidateSet] = {}
         self._requests: dict[tuple[object, ...], list[int]] = {}
         self.updates = 0
 
@@ -285,6 +318,9 @@ class SharedModel:
             self._column_kind.append(kind)
             if index >= self._w_mean.shape[1]:
                 self._grow(columns=2 * self._w_mean.shape[1])
+                grown = np.zeros((self._x.shape[0], self._w_mean.shape[1]))
+                grown[:, : self._x.shape[1]] = self._x
+                self._x = grown
             self._init_prior(slice(0, len(self.rows)), slice(index, index + 1))
         return index
 
@@ -356,8 +392,9 @@ class SharedModel:
         """(token, value) for one numeric input: its standardised signed log and its quintile bin."""
         scaler = self._scaler(name)
         x = signed_log(value)
-        if observe:
+        if observe and not scaler.frozen:
             scaler.observe(x)
+            self._freezes += scaler.frozen
         tokens = [(name, scaler.standard(x))]
         b = scaler.bin(x)
         if b is not None:
@@ -374,12 +411,12 @@ class SharedModel:
         if creative is None:
             creative = common_pb2.Creative(creative_id=creative_id)
         first = cached is None
-        frozen = sum(scaler.frozen for scaler in self._scalers.values())
+        freezes = self._freezes
         for kind, value in creative.elements.items():
-            values = self._kind_values.setdefault(kind, set())
-            if kind not in self._uncrossed and value not in values:
-                values.add(value)
-                if len(values) > self.max_cross_values:
+            seen = self._kind_values.setdefault(kind, set())
+            if kind not in self._uncrossed and value not in seen:
+                seen.add(value)
+                if len(seen) > self.max_cross_values:
                     self._uncrossed.add(kind)
                     self._version += 1
         cross: list[tuple[str, float, int]] = [("bias", 1.0, 0)]
@@ -395,29 +432,51 @@ class SharedModel:
         for attribute, number in sorted(creative.numeric_attributes.items()):
             numeric = self._numeric(f"a:{attribute}", number, observe=first)
             cross += [(t, v, NUMERIC) for t, v in numeric]
-        dims: dict[int, int] = {}
+        columns = [self._column(t, k) for t, _, k in cross]
+        values = [v for _, v, _ in cross]
         for label, embedding in (("image", creative.image_embedding), ("copy", creative.copy_embedding)):
-            vector = embedding.values
-            dims[COLUMN_KINDS.index(label)] = len(vector)
-            if not vector:
+            if not embedding.values:
                 continue
-            column_kind = COLUMN_KINDS.index(label)
-            for j, v in enumerate(vector):
-                name = f"{label}:{embedding.model}:{len(vector)}:{j}"
-                scaler = self._scaler(name)
-                if first:
-                    scaler.observe(float(v))
-                cross.append((name, scaler.standard(float(v)), column_kind))
-        if sum(scaler.frozen for scaler in self._scalers.values()) != frozen:
+            vector = np.asarray(embedding.values, dtype=np.float64)
+            scaler, embedding_columns = self._embedding(label, embedding.model, len(vector))
+            if first and not scaler.frozen:
+                scaler.observe(vector)
+                self._freezes += scaler.frozen
+            columns += embedding_columns.tolist()
+            values += scaler.standard(vector).tolist()
+        if self._freezes != freezes:
             self._version += 1  # a scale froze: every creative is encoded again with it
+        row = self._x_rows.get(creative_id)
+        if row is None:
+            row = self._x_rows[creative_id] = len(self._x_rows)
+            if row >= self._x.shape[0]:
+                grown = np.zeros((2 * self._x.shape[0], self._x.shape[1]))
+                grown[: self._x.shape[0]] = self._x
+                self._x = grown
         encoded = _Encoded(
             version=self._version,
-            cross=[(self._column(t, k, dims.get(k, 1)), v) for t, v, k in cross],
+            row=row,
+            columns=np.array(columns, dtype=np.int64),
+            values=np.array(values),
             main=main,
             category_row=self._row(f"category={creative.category}", ROW_KINDS.index("category")),
         )
+        self._x[row] = 0.0
+        self._x[row, encoded.columns] = encoded.values
         self._encoded[creative_id] = encoded
         return encoded
+
+    def _embedding(self, label: str, model: str, size: int) -> tuple[_VectorScaler, Ints]:
+        key = (label, model, size)
+        found = self._vector_scalers.get(key)
+        if found is None:
+            kind = COLUMN_KINDS.index(label)
+            columns = [self._column(f"{label}:{model}:{size}:{j}", kind, size) for j in range(size)]
+            found = self._vector_scalers[key] = (
+                _VectorScaler(size, self.freeze_after),
+                np.array(columns, dtype=np.int64),
+            )
+        return found
 
     def encode_request(
         self,
@@ -454,25 +513,20 @@ class SharedModel:
         key = tuple(candidates)
         cached = self._sets.get(key)
         if cached is not None and cached.version == self._version:
-            self._sets.move_to_end(key)
             return cached
         encoded = [self.encode_creative(c) for c in candidates]
         if any(e.version != self._version for e in encoded):  # a vocabulary changed midway
             encoded = [self.encode_creative(c) for c in candidates]
-        width = len(self.columns)
-        cross = np.zeros((len(candidates), width))
         longest = max(len(e.main) for e in encoded)
         main = np.zeros((len(candidates), longest), dtype=np.int64)
         for i, e in enumerate(encoded):
-            columns, values = zip(*e.cross, strict=True)
-            cross[i, list(columns)] = values
             main[i, : len(e.main)] = e.main
         rows = np.array([e.category_row for e in encoded], dtype=np.int64)
         single = int(rows[0]) if np.all(rows == rows[0]) else -1
-        built = _CandidateSet(self._version, cross, cross * cross, main, rows, single)
+        built = _CandidateSet(self._version, np.array([e.row for e in encoded]), main, rows, single)
+        if len(self._sets) >= self.cache_size:
+            self._sets.clear()
         self._sets[key] = built
-        while len(self._sets) > self.cache_size:
-            self._sets.popitem(last=False)
         return built
 
     # ------------------------------------------------------------------ scoring and learning
@@ -481,8 +535,8 @@ class SharedModel:
         self, rows: list[int], psi: list[float], candidates: _CandidateSet, variance: bool = True
     ) -> tuple[Floats, Floats | None]:
         """Posterior mean (and, if `variance`, variance) of each candidate's logit."""
-        x = candidates.cross
-        width = x.shape[1]
+        width = len(self.columns)
+        x = self._x[candidates.rows, :width]
         single = candidates.category >= 0
         if single:
             rows = [*rows, candidates.category]
@@ -495,17 +549,17 @@ class SharedModel:
             mean += np.einsum("kd,kd->k", x, self._w_mean[candidates.category_rows, :width])
         if not variance:
             return mean, None
-        var = candidates.cross2 @ ((v * v) @ self._w_var[r, :width])
+        x2 = x * x
+        var = x2 @ ((v * v) @ self._w_var[r, :width])
         var += self._b_var[candidates.main].sum(axis=1)
         if not single:
-            var += np.einsum("kd,kd->k", candidates.cross2, self._w_var[candidates.category_rows, :width])
+            var += np.einsum("kd,kd->k", x2, self._w_var[candidates.category_rows, :width])
         return mean, var
 
     def learn(self, rows: list[int], psi: list[float], creative_id: str, clicked: bool) -> None:
         """One outcome: assumed-density filtering of all the weights it touches (module doc)."""
         encoded = self.encode_creative(creative_id)
-        columns = np.array([c for c, _ in encoded.cross], dtype=np.int64)
-        x = np.array([v for _, v in encoded.cross])
+        columns, x = encoded.columns, encoded.values
         all_rows = np.array([*rows, encoded.category_row], dtype=np.int64)
         all_psi = np.array([*psi, 1.0])
         if len(np.unique(all_rows)) != len(all_rows):  # a category token also sent as a feature
@@ -516,9 +570,6 @@ class SharedModel:
         main = np.array(encoded.main, dtype=np.int64)
         w_var = self._w_var[grid]
         b_var = self._b_var[main]
-        if self.forgetting > 0:
-            w_var = np.minimum(w_var + self.forgetting * self._w_prior[grid], self._w_prior[grid])
-            b_var = np.minimum(b_var + self.forgetting * self._b_prior[main], self._b_prior[main])
         mu = float((z * self._w_mean[grid]).sum() + self._b_mean[main].sum())
         sigma2 = float((z * z * w_var).sum() + b_var.sum())
         post_mu, post_sigma2 = _laplace_1d(mu, sigma2, clicked)
@@ -526,9 +577,10 @@ class SharedModel:
         shrink = (sigma2 - post_sigma2) / (sigma2 * sigma2)
         vz = w_var * z
         self._w_mean[grid] += vz * shift
-        self._w_var[grid] = np.maximum(w_var - vz * vz * shrink, 1e-12)
+        floor = self.variance_floor
+        self._w_var[grid] = np.maximum(w_var - vz * vz * shrink, floor * self._w_prior[grid] + 1e-12)
         self._b_mean[main] += b_var * shift
-        self._b_var[main] = np.maximum(b_var - b_var * b_var * shrink, 1e-12)
+        self._b_var[main] = np.maximum(b_var - b_var * b_var * shrink, floor * self._b_prior[main] + 1e-12)
         self.updates += 1
         if self.empirical_bayes_every and self.updates % self.empirical_bayes_every == 0:
             self.empirical_bayes()
@@ -631,13 +683,12 @@ class SharedModelPolicy(Policy):
         user_id: str,
         context: Mapping[str, str] | None,
         features: common_pb2.RequestFeatures | None,
-        learn_scale: bool,
     ) -> Floats:
         if len(candidates) == 0:
             raise ValueError("no arms to choose from")
         if len(candidates) == 1:
             return np.ones(1)
-        rows, psi = self.model.encode_request(user_id, context, features, learn_scale)
+        rows, psi = self.model.encode_request(user_id, context, features, learn_scale=False)
         optimistic = self.optimism > 0
         mean, var = self.model.scores(rows, psi, self.model.candidate_set(candidates), optimistic)
         std = np.sqrt(var) if var is not None else None
@@ -651,7 +702,7 @@ class SharedModelPolicy(Policy):
         *,
         features: common_pb2.RequestFeatures | None = None,
     ) -> Decision:
-        p = self._distribution(candidates, user_id, context, features, learn_scale=True)
+        p = self._distribution(candidates, user_id, context, features)
         index = min(int(np.searchsorted(p.cumsum(), self._rng.random() * p.sum(), side="right")), len(p) - 1)
         while p[index] <= 0.0:  # never pick what has probability 0 (rounding at the end)
             index -= 1
@@ -665,7 +716,7 @@ class SharedModelPolicy(Policy):
         *,
         features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
-        return self._distribution(candidates, user_id, context, features, learn_scale=False)
+        return self._distribution(candidates, user_id, context, features)
 
     def slate_probabilities(
         self,
@@ -705,5 +756,7 @@ class SharedModelPolicy(Policy):
         """Learn one outcome: the request's features come from the impression, the creative's
         from the lookup."""
         features = impression.features if impression.HasField("features") else None
-        rows, psi = self.model.encode_request(impression.user_id, impression.context, features, False)
+        rows, psi = self.model.encode_request(
+            impression.user_id, impression.context, features, learn_scale=True
+        )
         self.model.learn(rows, psi, impression.creative_id, clicked)
