@@ -2,8 +2,8 @@
 
 `SharedModelPolicy` learns a Bayesian logistic regression of click on crossed features, online
 from every outcome, and chooses with SquareCB's inverse-gap weighting (Foster & Rakhlin 2020)
-made optimistic by the model's own uncertainty. Every choice's probability has a closed form, so
-the propensity it reports is exact.
+over the model's logits. Every choice's probability has a closed form, so the propensity it
+reports is exact.
 
 **Features** (vocabularies grow as values appear; nothing is hashed, nothing collides):
 
@@ -19,21 +19,28 @@ the propensity it reports is exact.
 
 **Model**: logit P(click) = Σ_j ψ_j(x) W[j]·φ(a) + W[category(a)]·φ(a) + Σ_k b_k(a). Row
 ``bias`` of W holds the global effect of every creative feature (shared by every creative built
-from an element), the other request rows how each request feature shifts them (segment x
-element, device x size, ...), the category rows how each category does; b holds per-creative,
-per-product and per-copy effects. Weights have independent Gaussian posteriors N(m, v). An
-outcome updates all weights it touches at once by assumed-density filtering: the score
-s = xᵀw has prior N(μ, σ²); its posterior under the logistic likelihood is found by a 1-d
-Laplace step and projected back on the weights (m += v⊙x (μ' − μ)/σ²,
-v −= (v⊙x)² (σ² − σ'²)/σ⁴). Before each update the touched weights' variances grow by
-`forgetting` of their prior variance (a random walk, capped at the prior), so tastes that change
-are relearned.
+from an element, and by a new creative from its first request), the other request rows how each
+request feature shifts them (segment x element, device x size, ...), the category rows how each
+category does; b holds per-creative, per-product and per-copy effects. Weights have independent
+Gaussian posteriors N(m, v). An outcome updates all weights it touches at once by
+assumed-density filtering (adPredictor's scheme with a logistic link): the score s = xᵀw has
+prior N(μ, σ²); its posterior under the click is found by a 1-d Laplace step and projected back
+on the weights (m += v⊙x (μ' − μ)/σ², v −= (v⊙x)² (σ² − σ'²)/σ⁴). A weight's variance never
+falls below `variance_floor` times its prior, so old evidence never freezes it and changed
+tastes are relearnt. Prior variances are learnt per kind of weight (empirical Bayes, see
+`SharedModel`), so no world's effect sizes are built in.
 
-**Exploration**: for the best mean score s_b, candidate a ≠ b gets
-p_a = 1 / (K + γ · max(0, s_b − s_a − β σ_a)) and b the rest (p_b ≥ 1/K): a candidate whose
-optimistic score reaches the best is explored like a coin flip among K, one the model is sure is
-worse by a logit gap g gets about 1/(γ g). `pull` samples from exactly these probabilities and
-reports the chosen one's.
+**Exploration**: for the best mean logit s_b, candidate a ≠ b gets
+p_a = 1 / (K + γ · (s_b − s_a)) and b the rest (p_b ≥ 1/K): a candidate the model cannot tell
+from the best is explored like a coin flip among K, one it finds worse by a logit gap g gets
+about 1/(γ g). With `optimism` β > 0 the gaps shrink by β times each candidate's posterior
+standard deviation (off by default: the diagonal posterior is too wide for it to pay, on the
+bench). `pull` samples from exactly these probabilities and reports the chosen one's.
+
+Cost: a creative is encoded once (its dense row kept); a `pull` is one gather of the candidates'
+rows and two small matrix products, no loop over candidates. Graepel et al. (2010), Web-scale
+Bayesian click-through rate prediction (adPredictor); Foster & Rakhlin (2020), Beyond UCB:
+optimal and efficient contextual bandits with regression oracles (SquareCB).
 
 >>> from creativeloop.v1 import common_pb2, events_pb2
 >>> index = CreativeIndex()
@@ -244,8 +251,8 @@ class SharedModel:
         column_numeric: float = 0.03,
         column_embedding: float = 0.25,
         initial_ctr: float = 0.02,
-        variance_floor: float = 0.0,
-        empirical_bayes_every: int = 0,
+        variance_floor: float = 0.1,
+        empirical_bayes_every: int = 300,
         max_cross_values: int = 64,
         freeze_after: int = 500,
         cache_size: int = 100_000,
@@ -657,8 +664,8 @@ class SharedModelPolicy(Policy):
     def __init__(
         self,
         creatives: CreativeLookup,
-        gamma: float = 400.0,
-        optimism: float = 1.0,
+        gamma: float = 1600.0,
+        optimism: float = 0.0,
         seed: int | None = None,
         **model: Any,
     ) -> None:
