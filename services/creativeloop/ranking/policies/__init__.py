@@ -16,14 +16,15 @@ which off-policy evaluation (`creativeloop.evaluation.ope`) needs. Rank serves w
   the impression and click streams.
 - ``shared``: `SharedModelPolicy`, one Bayesian logistic model of click on request features
   crossed with creative features (element ids, numeric attributes, embeddings; no hashing),
-  learnt from every outcome, explored by optimistic inverse-gap weighting with exact
+  learnt from every outcome, explored by inverse-gap weighting (SquareCB) with exact
   propensities. It reads creatives from `features` (`FeatureStore.creative`) and the request's
   typed features (`RankRequest.features`).
 
 Counts come from the request's context bucket when the creative has enough impressions there,
-else from all contexts (`StatsBoard.counts`). Every policy reports the propensity of its choice
-by Monte Carlo over the same posterior. A new policy is a class implementing `Policy` with a
-`from_settings` constructor, registered in `POLICIES` and in the `policy` setting's choices.
+else from all contexts (`StatsBoard.counts`). The Thompson-sampling policies report the
+propensity of their choice by Monte Carlo over the same posterior; ``shared`` reports it
+exactly. A new policy is a class implementing `Policy` with a `from_settings` constructor,
+registered in `POLICIES` and in the `policy` setting's choices.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 A policy chooses one of a request's candidate creatives (`pull`), learns from an outcome
 (`update`) and says how likely each candidate is (`probabilities`, and `slate_probabilities`
-for several slots). Every policy here samples a score per candidate from a posterior and shows
-the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo with the
-policy's own `propensity_samples` draws, except where it is exact (one candidate; candidates
-whose posteriors are all the same).
+for several slots). The Thompson-sampling policies sample a score per candidate from a posterior
+and show the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo
+with the policy's own `propensity_samples` draws, except where it is exact (one candidate;
+candidates whose posteriors are all the same). ``shared`` chooses by inverse-gap weighting,
+whose probabilities are exact.
 """
 
 from __future__ import annotations

@@ -232,7 +232,15 @@ class SharedModel:
     and re-estimated from the posteriors every `empirical_bayes_every` outcomes (the EM step of a
     Gaussian prior's variance: the mean of m² + v over the block's weights that have data), so the
     scale of each kind of effect is learnt, not tuned; the initial values are the products of the
-    row and column factors below.
+    row factors (``prior_global`` for the bias row, ``prior_category``, ``prior_context`` for
+    request features, ``prior_pair`` for pairs of categorical features, off at 0) and the column
+    factors (``column_*``; an embedding's factor is its whole vector's, spread over its
+    dimensions). ``prior_creative``, ``prior_product`` and ``prior_element`` start the per-creative
+    effects, ``prior_bias`` and ``initial_ctr`` the intercept.
+
+    Numeric inputs are standardised with the first `freeze_after` values seen (then frozen, with
+    quintile edges); an element kind with more than `max_cross_values` values is not crossed.
+    `cache_size` bounds the cached candidate lists and request encodings.
     """
 
     def __init__(
