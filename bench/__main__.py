@@ -2,7 +2,9 @@
 
 - bench_rank: Rank RPC latency/throughput vs a bare gRPC echo served the same way, and
   in-process policy latency for 50 candidates;
-- bench_bandit_stream: bandit stream records/s vs a raw aiokafka consumer on the same topic.
+- bench_bandit_stream: bandit stream records/s (1 and 2 workers) vs a raw aiokafka consumer of the
+  same records and vs a faust agent that only counts them, click-to-ranking staleness, memory
+  per entity.
 
 Results go to stdout (markdown tables and a JSON line per benchmark); record them in
 docs/benchmarks.md with the machine they ran on.

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from creativeloop.kit.settings import CommonSettings, ModelSettings
+from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings, ModelSettings
 from creativeloop.stack.local import SERVICES, ServiceSpec
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ KUBE_VERSION = "1.34.0"
 RELEASE = "cl"
 NAMESPACE = "ads"
 #: Fields of a service settings class that are not environment variables of their own.
-NOT_ENV_FIELDS = {"common"}
+NOT_ENV_FIELDS = {"common", "tls"}
 #: Kinds of the Prometheus Operator CRDs, which have no schema in kubernetes-validate.
 OPERATOR_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
 
@@ -191,6 +191,12 @@ def model_env_names() -> set[str]:
     return {f"{prefix}{name}".upper() for name in ModelSettings.model_fields}
 
 
+def tls_env_names() -> set[str]:
+    """CREATIVELOOP_GRPC_TLS_*: gRPC TLS, which the chart sets on every service when tls.enabled."""
+    prefix = str(GrpcTlsSettings.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in GrpcTlsSettings.model_fields}
+
+
 def service_env_names(spec: ServiceSpec) -> set[str]:
     return {
         f"{spec.env_prefix}{name}".upper()
@@ -205,7 +211,15 @@ def default_port(spec: ServiceSpec, field: str) -> int:
 
 def a_setting(spec: ServiceSpec) -> str:
     """The env var of a setting the service declares itself (not one the chart manages)."""
-    managed = {"grpc_host", "grpc_port", "metrics_port", "shutdown_grace_s", "copygen_target", "data_dir"}
+    managed = {
+        "grpc_host",
+        "grpc_port",
+        "metrics_port",
+        "shutdown_grace_s",
+        "health_port",
+        "copygen_target",
+        "data_dir",
+    }
     base = {*managed, "max_message_bytes", *NOT_ENV_FIELDS}
     own = [name for name in spec.settings.model_fields if name not in base]
     return f"{spec.env_prefix}{(own or ['max_message_bytes'])[0]}".upper()
@@ -287,6 +301,21 @@ def toggled_values() -> dict[str, Any]:
             "prometheusRule": {"enabled": False},
         },
         "topicsJob": {"enabled": True, "hookEvents": "post-install,pre-upgrade", "backoffLimit": 2},
+        "tls": {
+            "enabled": True,
+            "secretName": "cl-grpc-tls",
+            "mutual": True,
+            "mountPath": "/etc/grpc-tls",
+            "serverName": "creativeloop.ads.svc",
+            "healthPort": 8087,
+        },
+        "networkPolicy": {
+            "enabled": True,
+            "grpcFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "adserver"}}}],
+            "metricsFrom": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+            ],
+        },
         "services": services,
     }
 
@@ -302,18 +331,24 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
     assert workload["metadata"]["name"] == component_name(spec.name)
     pod = workload["spec"]["template"]["spec"]
     c = container(workload)
+    tls = values["tls"]
 
     assert [*c["command"], *c["args"]] == ["creativeloop", "serve", spec.name]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"grpc": grpc_port, "metrics": metrics_port}
+    expected_ports = {"grpc": grpc_port, "metrics": metrics_port}
+    if tls["enabled"]:
+        expected_ports["health"] = tls["healthPort"]
+    assert ports == expected_ports
+    # Kubelet gRPC probes cannot speak TLS: with TLS they call the plaintext health-only port.
+    probe_port = tls["healthPort"] if tls["enabled"] else grpc_port
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert c[probe]["grpc"]["port"] == grpc_port, (
-            f"{spec.name} {probe} must be a gRPC probe on {grpc_port}"
+        assert c[probe]["grpc"]["port"] == probe_port, (
+            f"{spec.name} {probe} must be a gRPC probe on {probe_port}"
         )
         assert "httpGet" not in c[probe] and "exec" not in c[probe]
 
     env = env_of(c)
-    allowed = common_env_names() | model_env_names() | service_env_names(spec)
+    allowed = common_env_names() | model_env_names() | tls_env_names() | service_env_names(spec)
     unknown = {n for n in env if n.startswith("CREATIVELOOP_")} - allowed
     assert not unknown, f"{spec.name}: the chart sets variables no settings class reads: {sorted(unknown)}"
     prefix = spec.env_prefix
@@ -341,6 +376,28 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
     else:
         assert "emptyDir" in volumes["assets"]
     assert mounts["tmp"] == "/tmp" and "emptyDir" in volumes["tmp"]
+    tls_env = {n: e["value"] for n, e in env.items() if n in tls_env_names()}
+    if tls["enabled"]:
+        assert volumes["grpc-tls"]["secret"]["secretName"] == tls["secretName"]
+        assert mounts["grpc-tls"] == tls["mountPath"]
+        folder = Path(tls["mountPath"])
+        expected_tls = {
+            "CREATIVELOOP_GRPC_TLS_CERT_FILE": str(folder / "tls.crt"),
+            "CREATIVELOOP_GRPC_TLS_KEY_FILE": str(folder / "tls.key"),
+            "CREATIVELOOP_GRPC_TLS_CA_FILE": str(folder / "ca.crt"),
+        }
+        if tls["mutual"]:
+            expected_tls |= {
+                "CREATIVELOOP_GRPC_TLS_CLIENT_CA_FILE": str(folder / "ca.crt"),
+                "CREATIVELOOP_GRPC_TLS_CLIENT_CERT_FILE": str(folder / "tls.crt"),
+                "CREATIVELOOP_GRPC_TLS_CLIENT_KEY_FILE": str(folder / "tls.key"),
+            }
+        if tls["serverName"]:
+            expected_tls["CREATIVELOOP_GRPC_TLS_SERVER_NAME"] = tls["serverName"]
+        assert tls_env == expected_tls
+        assert env[f"{prefix}HEALTH_PORT"]["value"] == str(tls["healthPort"])
+    else:
+        assert not tls_env and "grpc-tls" not in volumes and f"{prefix}HEALTH_PORT" not in env
 
     if spec.name == "imagegen":
         assert "copygen_target" in spec.settings.model_fields
@@ -395,6 +452,39 @@ def check_topics_job(manifests: list[Manifest], values: dict[str, Any]) -> None:
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def check_network_policy(manifests: list[Manifest], values: dict[str, Any]) -> None:
+    """Ingress to the service pods: each other, `grpcFrom` on gRPC, `metricsFrom` on metrics."""
+    policies = by_kind(manifests, "NetworkPolicy")
+    if not values["networkPolicy"]["enabled"]:
+        assert not policies
+        return
+    (policy,) = policies.values()
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    selected = {
+        name
+        for name, w in workloads(manifests).items()
+        if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+    }
+    assert selected == {spec.name for spec in SERVICES if values["services"][spec.name]["enabled"]}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = policy["spec"]["ingress"]
+    own = {
+        "podSelector": {
+            "matchLabels": {k: v for k, v in selector.items() if k != "app.kubernetes.io/part-of"}
+        }
+    }
+    assert rules[0] == {"from": [own]}
+    assert {
+        "from": values["networkPolicy"]["grpcFrom"],
+        "ports": [{"port": "grpc", "protocol": "TCP"}],
+    } in rules
+    assert {
+        "from": values["networkPolicy"]["metricsFrom"],
+        "ports": [{"port": "metrics", "protocol": "TCP"}],
+    } in rules
+    assert len(rules) == 3
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 
@@ -426,6 +516,7 @@ def test_default_render() -> None:
     for spec in SERVICES:
         check_service(manifests, spec, values)
     check_topics_job(manifests, values)
+    check_network_policy(manifests, values)
     pdbs = by_kind(manifests, "PodDisruptionBudget")
     assert set(pdbs) == {component_name("ranking")}
     assert (
@@ -474,6 +565,7 @@ def test_render_with_every_option_toggled() -> None:
             == 1
         )
     check_topics_job(manifests, values)
+    check_network_policy(manifests, values)
     assert not by_kind(manifests, "ServiceAccount")
     claims = by_kind(manifests, "PersistentVolumeClaim")
     assets = claims[f"{RELEASE}-creativeloop-assets"]
@@ -538,6 +630,9 @@ def test_chart_rules_are_a_copy_of_deploy_rules() -> None:
         (["services.ranking.shutdownGraceSeconds=60"], "must be below terminationGracePeriodSeconds"),
         (["services.ranking.replica=3"], "additional properties 'replica' not allowed"),
         (["kafka.bootstrapServers="], "bootstrapServers"),
+        (["tls.enabled=true"], "tls.enabled needs tls.secretName"),
+        (["services.ranking.env.CREATIVELOOP_GRPC_TLS_CA_FILE=/x"], "set tls instead"),
+        (["services.ranking.env.CREATIVELOOP_RANKING_HEALTH_PORT=1"], "set tls.healthPort instead"),
     ],
 )
 def test_chart_rejects_bad_values(sets: list[str], message: str) -> None:

@@ -9,9 +9,11 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import ValidationError
 
+from creativeloop.bandit.group import CopartitionedAssignor, internal_topics
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.streams import BanditStreams, source_record, stats_partition
 from creativeloop.kit.context import stats_key
+from creativeloop.kit.faust_app import HostApp
 
 # What Kafka accepts as a topic name.
 TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
@@ -50,24 +52,31 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
 
 async def test_app_declares_valid_internal_topics_partitioned_like_the_sources(tmp_path: Path) -> None:
     streams = BanditStreams(BanditSettings(data_dir=tmp_path))
-    outcomes = streams.count_agent.channel
-    tables = [streams.impressions, streams.held, streams.counts]
-    internal = [outcomes, *(table.changelog_topic for table in tables)]
-    names = [topic.get_topic_name() for topic in internal]
-    assert names == [
-        "creativeloop-bandit-count-outcomes",
-        "creativeloop-bandit-impressions-changelog",
-        "creativeloop-bandit-held-clicks-changelog",
-        "creativeloop-bandit-creative-counts-changelog",
-    ]
+    internal = internal_topics(streams.settings.app_id, 6)
+    names = [topic.name for topic in internal]
+    assert names == ["creativeloop-bandit-outcomes", "creativeloop-bandit-checkpoints"]
     assert all(TOPIC_NAME.match(name) for name in names), names
-    # faust creates these itself (the source topics come from kit.admin.ensure_topics).
-    assert all(topic.internal for topic in internal)  # type: ignore[attr-defined]
+    # Partition p of each is partition p's state: created with the sources' partition count.
+    assert all(topic.partitions == 6 for topic in internal)
     assert streams.app.conf.topic_partitions == streams.settings.common.topic_partitions
-    # Values are our own bytes: the json default would hand back dicts after a changelog recovery.
-    assert all(table.value_serializer == "raw" for table in tables)  # type: ignore[attr-defined]
-    # Sources are consumed by one agent, so impression state changes are never interleaved.
-    assert set(streams.track_agent.channel.topics) == {"ad.impressions", "ad.clicks"}  # type: ignore[attr-defined]
+    # faust hosts the engine: no faust consumer group, no faust table changelogs.
+    assert isinstance(streams.app, HostApp)
+    assert not streams.app.tables
+
+
+def test_the_assignor_gives_whole_partition_numbers_round_robin() -> None:
+    """Partition p of impressions, clicks and outcomes always lands on one worker."""
+
+    class Cluster:
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(5))
+
+    topics = ["ad.impressions", "ad.clicks", "creativeloop-bandit-outcomes"]
+    members = {m: CopartitionedAssignor.metadata(topics) for m in ("w-b", "w-a")}
+    assignment = CopartitionedAssignor.assign(Cluster(), members)
+    owned = {m: dict(a.assignment) for m, a in assignment.items()}
+    assert owned["w-a"] == {t: [0, 2, 4] for t in topics}
+    assert owned["w-b"] == {t: [1, 3] for t in topics}
 
 
 def test_invalid_window_and_half_life_are_refused() -> None:

@@ -520,3 +520,33 @@ def test_replays_dead_letter_the_same_clicks(seed: int) -> None:
     first = run_both_stages(records, window_s=20, half_life_s=3600)
     assert {letter.kind for letter in first[2]} == {LetterKind.NO_IMPRESSION, LetterKind.OUTSIDE_WINDOW}
     assert run_both_stages(records, window_s=20, half_life_s=3600) == first
+
+
+def test_a_click_backlog_holds_eviction_back_until_it_is_read() -> None:
+    """Impressions read far ahead of their clicks (a click backlog) are kept until the clicks come."""
+    feed = Ledger(window_s=10)
+    feed.ledger = ImpressionLedger(feed.impressions, feed.held, 10, horizon_s=100)
+    feed.impression("early", "cA", seconds=0)
+    feed.click("warm-up", seconds=0)  # the click stream has reached t=0
+    feed.ledger.clicks_behind(0, True)
+    for n in range(1, 40):
+        feed.impression(f"later-{n}", "cA", seconds=n * 10)  # the impression clock runs 390 s ahead
+    assert feed.ledger.state("early") is not None
+    assert feed.click("early", seconds=2).verdict is Verdict.COUNTED
+    # Once the clicks are caught up, eviction follows the impressions again.
+    feed.ledger.clicks_behind(0, False)
+    feed.impression("last", "cA", seconds=400)
+    assert feed.ledger.state("early") is None
+    assert feed.impression("early", "cA", seconds=0).letters[0].kind is LetterKind.EXPIRED
+
+
+def test_snapshots_wait_out_the_interval_for_impressions_but_not_for_clicks() -> None:
+    counter = CreativeCounter({})
+    counter.add(Outcome("cA", BUCKET, at(0), impressions=1))
+    counter.add(Outcome("cB", BUCKET, at(0), impressions=1))
+    assert {s.creative_id for s in counter.take_snapshots(now=10.0, min_interval_s=0.5)} == {"cA", "cB"}
+    counter.add(Outcome("cA", BUCKET, at(1), impressions=1))  # impressions only: waits
+    counter.add(Outcome("cB", BUCKET, at(1), clicks=1))  # a click: goes at once
+    assert {s.creative_id for s in counter.take_snapshots(now=10.2, min_interval_s=0.5)} == {"cB"}
+    assert {s.creative_id for s in counter.take_snapshots(now=10.6, min_interval_s=0.5)} == {"cA"}
+    assert counter.take_snapshots(now=11.0, min_interval_s=0.5) == []

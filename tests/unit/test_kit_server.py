@@ -106,6 +106,25 @@ async def test_health_reflection_and_metrics(runtime: Any) -> None:
     assert metric_value(text, "grpc_server_handling_seconds_count", **labels) >= 3
 
 
+async def test_undecodable_request_bytes_are_invalid_argument_and_counted(runtime: Any) -> None:
+    rt, ready, _task = runtime
+    ready.set()
+    method = f"/{NAME}/Understand"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{rt.bound_port}") as channel:
+        raw: Any = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await raw(b"\xff\xff\xff\x0f not a protobuf")
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "undecodable Understand request" in (bad.value.details() or "")
+        stub = understanding_pb2_grpc.UnderstandingServiceStub(channel)  # and it keeps serving
+        await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "ok"}))
+    text = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{rt.metrics_port}/metrics").read().decode()
+    )
+    labels = {"grpc_service": NAME, "grpc_method": "Understand"}
+    assert metric_value(text, "grpc_server_handled_total", grpc_code="INVALID_ARGUMENT", **labels) >= 1
+
+
 async def test_failed_background_task_stops_the_service() -> None:
     async def crash() -> None:
         raise RuntimeError("consumer died")

@@ -8,13 +8,15 @@ runtime, which cancels the faust task, which stops the app (commit, flush) befor
 
 from __future__ import annotations
 
+from creativeloop.bandit.group import GroupMember
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.streams import BanditStreams
 from creativeloop.kit.server import ServiceRuntime
 
 
-async def serve(settings: BanditSettings) -> None:
-    streams = BanditStreams(settings)
+async def serve(settings: BanditSettings, member: GroupMember | None = None) -> None:
+    """Run the bandit; `member`: a group member already joining (see `creativeloop.bandit.group`)."""
+    streams = BanditStreams(settings, member)
 
     async def consuming() -> None:
         await streams.ready.wait()

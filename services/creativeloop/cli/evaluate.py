@@ -45,13 +45,24 @@ def evaluate() -> None:
 
 
 @evaluate.command("compliance")
+@click.option(
+    "--set",
+    "set_name",
+    type=click.Choice(sorted(compliance_report.SETS)),
+    default="project",
+    show_default=True,
+    help="project: ad_phrases.tsv; tuning: ad_phrases_tuning.tsv; test: the independent set "
+    "(aggregate figures only)",
+)
 @click.option("--split", type=click.Choice(["all", "dev", "heldout"]), default="all", show_default=True)
-@click.option("--phrases", type=_PATH, default=None, help="a phrase file other than the shipped one")
-@click.option("--json", "as_json", is_flag=True, help="print scores and errors as JSON")
-def compliance(split: str, phrases: Path | None, as_json: bool) -> None:
-    """Score the ad-law checker on the labelled phrase set: precision, recall and F1 per language,
-    and the errors."""
-    report = compliance_report.evaluate(split, phrases)
+@click.option("--phrases", type=_PATH, default=None, help="a phrase file other than the set's own")
+@click.option("--rules-only", is_flag=True, help="leave out the learned component for implied claims")
+@click.option("--json", "as_json", is_flag=True, help="print scores (and, for open sets, errors) as JSON")
+def compliance(set_name: str, split: str, phrases: Path | None, rules_only: bool, as_json: bool) -> None:
+    """Score the ad-law checker on a labelled phrase set: precision, recall and F1 per language,
+    tricky-negative false positives, implicit recall, per-category figures, and (except for the
+    test set) the errors."""
+    report = compliance_report.evaluate(split, phrases, set_name=set_name, rules_only=rules_only)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

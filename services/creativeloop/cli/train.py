@@ -4,7 +4,9 @@
   (``creativeloop/understanding/models/scene.txt``), then its held-out report;
 - `scene-samples`: a few pictures of every kind of the scene set, to look at;
 - `copy-model`: a copy generator checkpoint (`creativeloop models build` exports one with
-  ``CREATIVELOOP_COPYGEN_CHECKPOINT``).
+  ``CREATIVELOOP_COPYGEN_CHECKPOINT``);
+- `adlaw-implied`: the ad-law checker's learned component for implied claims, written where
+  the package ships it (``creativeloop/compliance/models/implied.json``).
 
 The aesthetics and ranking models train elsewhere: `creativeloop models build --only aesthetics`
 and `creativeloop ranking train`.
@@ -19,8 +21,10 @@ from pathlib import Path
 
 import click
 
+from creativeloop.datasets.ad_claims import SEED as ADLAW_SEED
 from creativeloop.datasets.scenes import COUNTS, SEED, TEST, TRAIN, missing_sources, write_samples
 from creativeloop.evaluation import scene as scene_report
+from creativeloop.training import adlaw_implied
 from creativeloop.training.scene import scene_classifier, split_features, train_model
 from creativeloop.understanding.scene import DEFAULT_MODEL
 
@@ -106,3 +110,21 @@ def copy_model(
     result, folder = train_and_save(data_dir, out, profile, seed, threads, steps, log=click.echo)
     click.echo(json.dumps({k: v for k, v in asdict(result).items() if k != "config"}, indent=2))
     click.echo(f"saved to {folder}")
+
+
+@train.command("adlaw-implied")
+@click.option(
+    "--data-dir", type=_PATH, default=Path("var/data"), show_default=True, help="the review corpora"
+)
+@click.option(
+    "--model", type=_PATH, default=adlaw_implied.DEFAULT_OUT, show_default=True, help="file to write"
+)
+@click.option("--seed", default=ADLAW_SEED, show_default=True)
+@click.option("--json", "json_path", type=_PATH, default=None, help="write the training figures as JSON here")
+def adlaw_implied_model(data_dir: Path, model: Path, seed: int, json_path: Path | None) -> None:
+    """Train the ad-law checker's learned component (implied claims) on the project's template
+    phrases and review sentences (never the tuning or test sets) and write it to --model."""
+    report = adlaw_implied.train(data_dir, model, seed=seed)
+    click.echo(report.format())
+    if json_path is not None:
+        json_path.write_text(json.dumps(adlaw_implied.report_dict(report), indent=2) + "\n", encoding="utf-8")

@@ -1,8 +1,20 @@
-"""Load the versioned lexicon files (`lexicon/*.json`) into compiled, validated entries.
+"""Load the versioned lexicon files (`lexicon/*.json`) into compiled, validated entries and senses.
 
 The terms live in data so that legal reviewers can change them without touching code; the
-loader is strict (unknown keys, unknown codes and bad regexes fail loudly with the file and entry
-named) because a typo in a lexicon silently lets violations through.
+loader is strict (unknown keys, unknown codes, families or senses and bad regexes fail loudly with
+the file and entry named) because a typo in a lexicon silently lets violations through.
+
+Three kinds of data:
+
+- **codes**: a reason code (what admission and copygen report, e.g. ``ADLAW_PLATFORM_ABSOLUTE``)
+  with its rule reference, severity and law *category* (one of `CATEGORIES`, the code the
+  evaluation sets label with; ``ADLAW_PLATFORM_ABSOLUTE`` and ``ADLAW_SUPERLATIVE_EN`` are both
+  ``ADLAW_ABSOLUTE_TERM``);
+- **entries**: terms and patterns that make a *candidate* claim, each in a `FAMILIES` family
+  (what kind of claim it is: a rank, a superlative, a percentage ...), which decides which lawful
+  senses may excuse it;
+- **senses**: the lawful readings of those words (sequence, position, composition ...): regexes
+  whose match, inside the candidate's clause, covers the candidate (see `SenseRule`).
 """
 
 from __future__ import annotations
@@ -19,16 +31,104 @@ from typing import Any
 
 FORMAT = 1
 SEVERITIES = frozenset({"error", "warning"})
+#: The law categories (the codes the labelled phrase sets use).
+CATEGORIES = (
+    "ADLAW_ABSOLUTE_TERM",
+    "ADLAW_IMPLIED_SUPERLATIVE",
+    "ADLAW_STATE_ENDORSEMENT",
+    "ADLAW_MEDICAL_CLAIM",
+    "ADLAW_GUARANTEE",
+    "ADLAW_MISLEADING",
+)
+#: Kinds of candidate claim. A lawful sense names the families it can excuse: a composition
+#: (100% cotton) excuses a percentage, never a medical term.
+FAMILIES = frozenset(
+    {
+        "superlative",  # 最 + word, best, -est, most + adjective
+        "rank",  # 第一, NO.1, #1, number one, world's first, 首个
+        "unique",  # 唯一, 独家, the only, exclusive
+        "grade",  # 顶级, 国家级, 至尊, top-grade, ultimate, world-class
+        "absolute",  # 绝对, 万能, 百分百 as a claim word
+        "percent",  # 100%
+        "medical",
+        "guarantee",
+        "state",
+        "misleading",
+        "implied",  # a superlative or claim carried by meaning ("nothing comes close")
+    }
+)
+#: Family of an entry that names none, by its category.
+_DEFAULT_FAMILY = {
+    "ADLAW_ABSOLUTE_TERM": "absolute",
+    "ADLAW_IMPLIED_SUPERLATIVE": "implied",
+    "ADLAW_STATE_ENDORSEMENT": "state",
+    "ADLAW_MEDICAL_CLAIM": "medical",
+    "ADLAW_GUARANTEE": "guarantee",
+    "ADLAW_MISLEADING": "misleading",
+}
+#: The lawful senses, each with the reason it is lawful. Data files give the patterns of the
+#: pattern senses; `negation` and `quote` are computed (creativeloop.compliance.scope).
+#: SAMR guide = 市场监管总局《广告绝对化用语执法指南》(2023).
+SENSES: Mapping[str, str] = {
+    "negation": "a negated claim asserts nothing (not the cheapest, 不能治疗, does not cure)",
+    "quote": (
+        "a title of a work or a word mentioned, not used "
+        "(SAMR guide para. 5(3): content unrelated to the goods)"
+    ),
+    "sequence": (
+        "order in time or in a series stated as a fact (第一次, 第一步, step 1; SAMR guide para. 6(6))"
+    ),
+    "position": "a place in space (第一排, 最上层, top shelf; SAMR guide para. 6(6))",
+    "time": "a point in time or recency (最近, 最早明天发货, latest collection; SAMR guide para. 6(6))",
+    "stock": "a stock or last-items statement is a sales fact (仅剩最后3件, only 3 left)",
+    "limit": "a purchase, order or discount limit is a term of sale, not a comparison (每人最多限购2件)",
+    "specification": (
+        "a limit of the goods' own specification (最大承重150公斤, max load; SAMR guide para. 6(4))"
+    ),
+    "measurement": "a measured quantity or setting (电量100%, brightness 100%)",
+    "composition": "material composition as labelled (100%纯棉, 100% cotton; GB/T 29862, FTC Textile Act)",
+    "internal_comparison": (
+        "self-comparison within one brand or seller "
+        "(本店最便宜的一款, our lightest yet; SAMR guide para. 6(1))"
+    ),
+    "fixed_term": (
+        "a name, trade mark or technical term (第一人民医院, 绝对值, first aid; SAMR guide para. 6(4))"
+    ),
+    "code": "a model number, product code or shade name (色号NO.1, SKU TOP-100; SAMR guide para. 6(4))",
+    "ui": "an interface word names a control, not the goods (最小化, 首页, sort by best match)",
+    "self_criticism": (
+        "a superlative about a drawback claims nothing in the goods' favour (最大的缺点, the worst part)"
+    ),
+    "goal": "service attitude, business philosophy or a goal (顾客第一, 力求最好; SAMR guide para. 5(1)-(2))",
+    "consumption_hint": (
+        "use method, time or storage advice (最好冷藏, best served chilled; SAMR guide para. 6(2))"
+    ),
+    "preference": "a person's own preference, not a comparison of goods (最喜欢, my favourite)",
+    "question": "a question asserts nothing (今年最流行什么颜色？)",
+}
 LANGUAGES = ("zh", "en", "*")
 #: No ASCII letter or digit on either side: a word boundary that also works next to CJK text,
 #: where Python's \b does not (CJK characters are word characters, so "量NO.1" has no \b).
 _EN_LEFT, _EN_RIGHT = "(?<![a-z0-9])", "(?![a-z0-9])"
 _ENTRY_KEYS = frozenset(
-    {"code", "terms", "patterns", "align", "boundaries", "unless_next", "unless_prev", "source"}
+    {
+        "id",
+        "code",
+        "category",
+        "family",
+        "terms",
+        "patterns",
+        "align",
+        "boundaries",
+        "unless_next",
+        "unless_prev",
+        "source",
+    }
 )
 _FILE_KEYS = frozenset(
-    {"format", "language", "version", "description", "codes", "entries", "superlative_prefix"}
+    {"format", "language", "version", "description", "codes", "entries", "superlative_prefix", "senses"}
 )
+_SENSE_KEYS = frozenset({"sense", "families", "covers", "note"})
 
 
 class LexiconError(ValueError):
@@ -39,6 +139,7 @@ class LexiconError(ValueError):
 class CodeInfo:
     rule: str
     severity: str
+    category: str
 
 
 @dataclass(frozen=True)
@@ -52,9 +153,24 @@ class Entry:
     unless_next: re.Pattern[str] | None
     unless_prev: re.Pattern[str] | None
     source: str
+    id: str = ""  # "<file>.<id>" (or "<file>.<index>"): names the rule in every verdict
+    family: str = "absolute"
+    category: str | None = None  # overrides the code's category (FDA approved: a state endorsement)
 
     def code_for(self, language: str) -> str:
         return self.codes.get(language) or self.codes["*"]
+
+
+@dataclass(frozen=True)
+class SenseRule:
+    """One pattern of a lawful sense: a candidate of one of `families` is excused when a match of
+    one of `covers`, found in the candidate's clause, spans the whole candidate (so the pattern
+    carries the context: ``100 ?%(纯)?棉`` covers the 100% of 100%纯棉)."""
+
+    sense: str
+    families: frozenset[str]
+    covers: tuple[re.Pattern[str], ...]
+    where: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +195,13 @@ class Lexicon:
     codes: Mapping[str, CodeInfo]
     entries: Mapping[str, tuple[Entry, ...]]  # by lexicon language: "zh", "en", "*"
     superlative: SuperlativeRule | None
+    senses: tuple[SenseRule, ...] = ()
+
+    def category(self, code: str, entry: Entry | None = None) -> str:
+        """The law category of a violation with `code` found by `entry`."""
+        if entry is not None and entry.category:
+            return entry.category
+        return self.codes[code].category
 
 
 def fold(term: str) -> str:
@@ -100,7 +223,9 @@ def _term_regex(term: str, language: str) -> str:
     return re.escape(folded)
 
 
-def _entry(raw: Mapping[str, Any], language: str, codes: Mapping[str, CodeInfo], where: str) -> Entry:
+def _entry(
+    raw: Mapping[str, Any], language: str, codes: Mapping[str, CodeInfo], where: str, rule_id: str
+) -> Entry:
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
         raise LexiconError(f"{where}: unknown keys {sorted(unknown)}")
@@ -120,6 +245,14 @@ def _entry(raw: Mapping[str, Any], language: str, codes: Mapping[str, CodeInfo],
     regexes = tuple(_compile(f"{_EN_LEFT}(?:{s}){_EN_RIGHT}" if boundaries else s, where) for s in sources)
     unless_next = raw.get("unless_next")
     unless_prev = raw.get("unless_prev")
+    category = raw.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise LexiconError(f"{where}: category {category!r} is not one of {list(CATEGORIES)}")
+    family = raw.get("family") or _DEFAULT_FAMILY.get(
+        category or codes[entry_codes["*"]].category, "absolute"
+    )
+    if family not in FAMILIES:
+        raise LexiconError(f"{where}: family {family!r} is not one of {sorted(FAMILIES)}")
     return Entry(
         language=language,
         codes=entry_codes,
@@ -128,7 +261,28 @@ def _entry(raw: Mapping[str, Any], language: str, codes: Mapping[str, CodeInfo],
         unless_next=_compile(unless_next, where) if unless_next else None,
         unless_prev=_compile(unless_prev, where) if unless_prev else None,
         source=str(raw.get("source", "")),
+        id=rule_id,
+        family=family,
+        category=category,
     )
+
+
+def _sense(raw: Mapping[str, Any], where: str) -> SenseRule:
+    unknown = set(raw) - _SENSE_KEYS
+    if unknown:
+        raise LexiconError(f"{where}: unknown keys {sorted(unknown)}")
+    name = raw.get("sense")
+    if name not in SENSES:
+        raise LexiconError(f"{where}: sense {name!r} is not one of {sorted(SENSES)}")
+    families = frozenset(raw.get("families", []))
+    if not families or not families <= FAMILIES:
+        raise LexiconError(
+            f"{where}: families {sorted(families)} must be a non-empty subset of {sorted(FAMILIES)}"
+        )
+    covers = tuple(_compile(pattern, where) for pattern in raw.get("covers", []))
+    if not covers:
+        raise LexiconError(f"{where}: no covers patterns")
+    return SenseRule(sense=str(name), families=families, covers=covers, where=where)
 
 
 def _superlative(raw: Mapping[str, Any], where: str) -> SuperlativeRule:
@@ -180,16 +334,29 @@ def load_lexicon(directory: Path) -> Lexicon:
         for code, info in data.get("codes", {}).items():
             if info.get("severity") not in SEVERITIES or not info.get("rule"):
                 raise LexiconError(f"{name}: code {code} needs a rule and a severity in {sorted(SEVERITIES)}")
+            category = info.get("category", code)  # a custom lexicon's own codes are their own category
+            if "category" in info and category not in CATEGORIES:
+                raise LexiconError(
+                    f"{name}: code {code} has category {category!r}, not one of {list(CATEGORIES)}"
+                )
             known = codes.get(code)
             if known and known.severity != info["severity"]:
                 raise LexiconError(f"{name}: code {code} declared with two severities")
-            codes.setdefault(code, CodeInfo(rule=info["rule"], severity=info["severity"]))
+            codes.setdefault(code, CodeInfo(rule=info["rule"], severity=info["severity"], category=category))
     entries: dict[str, list[Entry]] = {language: [] for language in LANGUAGES}
     superlative = None
+    senses: list[SenseRule] = []
+    ids: set[str] = set()
     for name, data in raw_files:
         language = data["language"]
         for index, raw in enumerate(data.get("entries", [])):
-            entries[language].append(_entry(raw, language, codes, f"{name} entries[{index}]"))
+            rule_id = f"{name}.{raw.get('id', index)}"
+            if rule_id in ids:
+                raise LexiconError(f"{name} entries[{index}]: duplicate id {rule_id}")
+            ids.add(rule_id)
+            entries[language].append(_entry(raw, language, codes, f"{name} entries[{index}]", rule_id))
+        for index, raw in enumerate(data.get("senses", [])):
+            senses.append(_sense(raw, f"{name} senses[{index}]"))
         if "superlative_prefix" in data:
             superlative = _superlative(data["superlative_prefix"], f"{name} superlative_prefix")
             if superlative.code not in codes:
@@ -200,6 +367,7 @@ def load_lexicon(directory: Path) -> Lexicon:
         codes=codes,
         entries={language: tuple(found) for language, found in entries.items()},
         superlative=superlative,
+        senses=tuple(senses),
     )
 
 

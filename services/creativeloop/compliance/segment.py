@@ -1,4 +1,11 @@
-"""jieba word boundaries and the Chinese 最 + word rule.
+"""Clauses, jieba word boundaries and the Chinese 最 + word rule.
+
+A claim, its negation and its lawful sense live in one clause: in 不是最便宜的，但用料实在 the
+不是 reaches 最便宜 but nothing after the comma, and 100% in "Battery at 100%, ready" is read with
+"battery" before it. `clauses` cuts the normalised text at clause punctuation (Chinese commas too,
+since a Chinese comma separates clauses; English commas only before a contrast word, since they
+mostly separate list items: "does not diagnose, treat, cure or prevent"); `sentences` cuts at
+sentence ends only (what the learned component reads).
 
 Chinese has no spaces, so "whole word" needs a segmenter: 万能 inside 万能胶 (contact adhesive)
 or 第一 inside 第一次 (the first time) is another word, and 最好 before a verb (最好手洗, "had
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from dataclasses import dataclass
 
 import jieba
@@ -23,6 +31,83 @@ jieba.setLogLevel(logging.WARNING)  # jieba logs its dictionary loading at DEBUG
 
 #: posseg flags read as verb-like after 最好: verbs, adverbs (不要, 先), prepositions (用, 在).
 _VERBISH = ("v", "d", "p", "c")
+
+#: Always the end of a clause (normalised text: ，→ ,  ！→ !  ？→ ?  ；→ ;).
+_HARD = "。!?;\n|…"
+#: Abbreviations whose full stop ends nothing ("No. 1", "approx. 3 kg").
+_ABBREVIATION_RE = re.compile(
+    r"(?<![a-z])(no|nos|vol|art|ref|st|dr|mr|mrs|ms|approx|vs|fig|inc|ltd|co|e\.g|i\.e|etc)$"
+)
+#: An English comma ends a clause only before a contrast ("Not the cheapest, but built to last").
+_CONTRAST_RE = re.compile(r" *(but|yet|however|although|though|while|whereas|except)(?![a-z])")
+_CJK_OR_FULLWIDTH_RE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """`text[start:end]` of the normalised text."""
+
+    start: int
+    end: int
+
+    def of(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+def _cjk_neighbour(text: str, index: int) -> bool:
+    """A CJK character is the nearest non-space character before or after `index`."""
+    before = text[:index].rstrip()[-1:]
+    after = text[index + 1 :].lstrip()[:1]
+    return bool(_CJK_OR_FULLWIDTH_RE.match(before) or _CJK_OR_FULLWIDTH_RE.match(after))
+
+
+def _boundary(text: str, index: int, sentences_only: bool) -> bool:
+    char = text[index]
+    if char in _HARD:
+        return True
+    nxt = text[index + 1 : index + 2]
+    if char == ".":
+        if nxt and not nxt.isspace() and not _CJK_OR_FULLWIDTH_RE.match(nxt):
+            return False  # 3.5, No.1, e.g.
+        return not _ABBREVIATION_RE.search(text[max(0, index - 6) : index])
+    if sentences_only:
+        return False
+    if char == ",":
+        return _cjk_neighbour(text, index) or bool(_CONTRAST_RE.match(text, index + 1))
+    # " - " and " — " separate the parts of a title.
+    return char in "-\u2014\u2013" and text[index - 1 : index] == " " and nxt == " "
+
+
+def _split(text: str, sentences_only: bool) -> list[Clause]:
+    out: list[Clause] = []
+    start = 0
+    for index in range(len(text)):
+        if _boundary(text, index, sentences_only):
+            if index > start:
+                out.append(Clause(start, index))
+            start = index + 1
+    if start < len(text):
+        out.append(Clause(start, len(text)))
+    return [c for c in out if text[c.start : c.end].strip()]
+
+
+def clauses(text: str) -> list[Clause]:
+    """The clauses of normalised `text`, in order (separators belong to none)."""
+    return _split(text, sentences_only=False)
+
+
+def sentences(text: str) -> list[Clause]:
+    """The sentences of normalised `text` (cut at 。!?; newlines and full stops only)."""
+    return _split(text, sentences_only=True)
+
+
+def clause_at(spans: list[Clause], start: int, end: int) -> Clause:
+    """The clause holding [start, end); a candidate across a boundary gets the clauses it spans."""
+    first = next((c for c in spans if c.end > start), None)
+    last = next((c for c in reversed(spans) if c.start < end), None)
+    if first is None or last is None:
+        return Clause(start, end)
+    return Clause(min(first.start, start), max(last.end, end))
 
 
 @dataclass(frozen=True)

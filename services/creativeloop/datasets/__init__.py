@@ -10,4 +10,6 @@ evaluation and the demo, never by a serving process.
 - `clips`, `synthetic_video`: real clips with labelled cuts and synthetic videos;
 - `obd`: the Open Bandit Dataset sample; `ad_phrases`: the labelled ad-law phrase set.
 - `ad_phrases_test.tsv`: the independent held-out ad-law test set (written apart; never tune on it).
+- `test_sets`: independent vision and video test sets (product box, scene, aesthetics, OCR, shot
+  boundaries), generated from code with labels in `test_sets/labels/`; written apart, never tune on them.
 """

@@ -32,7 +32,8 @@ from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulato
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.feed import TopicFeed
 from creativeloop.kit.producer import EventProducer
-from creativeloop.kit.settings import CommonSettings
+from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings
+from creativeloop.kit.tls import aio_channel
 from creativeloop.kit.topics import (
     AD_CLICKS,
     AD_IMPRESSIONS,
@@ -162,7 +163,7 @@ async def _run_loop(
     try:
         async with (
             EventProducer(settings, "demo") as producer,
-            grpc.aio.insecure_channel(stack.running["ranking"].target) as channel,
+            aio_channel(stack.running["ranking"].target, GrpcTlsSettings()) as channel,
         ):
             await producer.send_batch(PRODUCT_CHANGES, list(catalogue_changes(products)))
             ids = [p.product_id for p in products]

@@ -20,7 +20,7 @@ from creativeloop.v1 import events_pb2, imagegen_pb2, imagegen_pb2_grpc
 async def serve(settings: ImagegenSettings) -> None:
     renderer = build_renderer(settings)  # loads and validates the templates: fails fast
     store = asset_store_from_settings(settings.common)
-    copy = CopyClient(settings.copygen_target, settings.copygen_timeout_s)
+    copy = CopyClient(settings.copygen_target, settings.copygen_timeout_s, settings.tls)
     producer = EventProducer(settings.common, "imagegen")
     await producer.start()
     availability = Availability()

@@ -31,6 +31,7 @@ from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
+from creativeloop.kit.settings import GrpcTlsSettings
 from creativeloop.kit.stage import (
     Keyed,
     ProfileStage,
@@ -40,6 +41,7 @@ from creativeloop.kit.stage import (
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
+from creativeloop.kit.tls import aio_channel
 from creativeloop.kit.topics import CREATIVES
 from creativeloop.v1 import (
     common_pb2,
@@ -219,8 +221,8 @@ class CopygenUnavailable(DependencyUnavailable):
 class CopyClient:
     """GenerateCopy over one long-lived grpc.aio channel, with a deadline per call."""
 
-    def __init__(self, target: str, timeout_s: float) -> None:
-        self._channel = grpc.aio.insecure_channel(target)
+    def __init__(self, target: str, timeout_s: float, tls: GrpcTlsSettings | None = None) -> None:
+        self._channel = aio_channel(target, tls or GrpcTlsSettings())
         self._stub = copygen_pb2_grpc.CopyGenerationServiceStub(self._channel)
         self._target = target
         self._timeout_s = timeout_s

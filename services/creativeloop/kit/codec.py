@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from creativeloop.kit.timeutil import now_timestamp
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import events_pb2, streams_pb2
 
 M = TypeVar("M", bound=Message)
 
@@ -62,6 +62,13 @@ def _validate_stats(event: Any) -> None:
     _require(event.clicks <= event.impressions, "more clicks than impressions")
 
 
+def _validate_behaviour(event: Any) -> None:
+    _require(bool(event.user_id), "missing user_id")
+    for tally in event.creatives:
+        _require(bool(tally.creative_id), "missing creatives.creative_id")
+        _require(tally.clicks <= tally.impressions, "more clicks than impressions")
+
+
 def _validate_progress(event: Any) -> None:
     _require(bool(event.stage), "missing stage")
     _require(bool(event.product_id), "missing product_id")
@@ -75,6 +82,7 @@ _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.Impression: _validate_impression,
     events_pb2.Click: _validate_click,
     events_pb2.BanditStats: _validate_stats,
+    streams_pb2.UserBehaviour: _validate_behaviour,
     events_pb2.StageProgress: _validate_progress,
 }
 

@@ -1,13 +1,21 @@
-"""Follow a latest-state topic from its beginning, without a consumer group.
+"""Follow a latest-state topic from its beginning (or from a bounded look-back), without a consumer group.
 
-Services that keep an in-memory view of compacted topics (ranking's creative catalogue and
-bandit statistics) read every partition from offset 0 on start-up and then keep up live, so
-each replica rebuilds the full view by itself and restarts need no stored state.
+Services that keep an in-memory view of compacted topics (ranking's creative catalogue, bandit
+statistics and user behaviour) read every partition on start-up and then keep up live, so each
+replica rebuilds the full view by itself and restarts need no stored state.
+
+How much a feed reads at start-up: from the beginning by default, which a compacting broker
+keeps at about one record per key. A topic whose producer re-publishes every live key at least
+every R seconds (the bandit's `refresh_s`) can be followed with `lookback_s` >= R: the feed then
+starts each partition at the first record stamped less than `lookback_s` ago, found by a binary
+search over record timestamps, and the start-up read is bounded by the look-back, whatever the
+history, on a broker that compacts nothing (Tansu) as on Apache Kafka.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -25,49 +33,81 @@ log = get_logger(__name__)
 
 M = TypeVar("M", bound=Message)
 
+#: The broker answers a fetch with nothing new after at most this long (the freshness of a feed).
+FETCH_MAX_WAIT_MS = 50
+
 
 class TopicFeed(Generic[M]):
     """Calls `apply(key, event)` for every valid record of `topic`, oldest first, forever.
 
     Invalid records are logged and skipped: a latest-state view has no one to dead-letter to,
-    and the producing service already dead-letters at its input.
+    and the producing service already dead-letters at its input. A tombstone (a record without a
+    value) calls `delete(key)` when given, and is skipped otherwise. `lookback_s`: start at the
+    records of the last `lookback_s` seconds (see the module doc) instead of the beginning.
+    `records_read` counts what the feed read (start-up cost, for tests and benchmarks).
     """
 
-    def __init__(self, settings: CommonSettings, topic: Topic, apply: Callable[[str, M], None]) -> None:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        topic: Topic,
+        apply: Callable[[str, M], None],
+        *,
+        delete: Callable[[str], None] | None = None,
+        lookback_s: float | None = None,
+    ) -> None:
         self._settings = settings
-        self._topic = topic
+        self.topic = topic
         self._apply = apply
+        self._delete = delete
+        self._lookback_s = lookback_s
         self.caught_up = asyncio.Event()
+        self.records_read = 0
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=self._settings.bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self._topic.name)
+            partitions = consumer.partitions_for_topic(self.topic.name)
             while not partitions:
                 await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self._topic.name)
+                partitions = consumer.partitions_for_topic(self.topic.name)
                 if not partitions:
                     await asyncio.sleep(0.5)
-            assigned = [TopicPartition(self._topic.name, p) for p in sorted(partitions)]
-            consumer.assign(assigned)
-            await consumer.seek_to_beginning(*assigned)
+            assigned = [TopicPartition(self.topic.name, p) for p in sorted(partitions)]
             # What existed when we started. Tansu reports "latest" as the first offset of the last
             # batch + 1 (docs/operations.md, broker defects), so this is a lower bound there and
             # exact on Apache Kafka.
             start_ends = await consumer.end_offsets(assigned)
+            if self._lookback_s is None:
+                consumer.assign(assigned)
+                await consumer.seek_to_beginning(*assigned)
+            else:
+                since_ms = int((time.time() - self._lookback_s) * 1000)
+                starts = await first_offsets_since(consumer, assigned, since_ms)
+                consumer.assign(assigned)
+                for tp in assigned:
+                    consumer.seek(tp, starts[tp])
             while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
                 for records in batches.values():
+                    self.records_read += len(records)
                     for record in records:
+                        key = (record.key or b"").decode(errors="replace")
+                        if record.value is None:
+                            if self._delete is not None:
+                                self._delete(key)
+                            continue
                         try:
-                            event: M = decode(self._topic.message, record.value)  # type: ignore[assignment]
+                            event: M = decode(self.topic.message, record.value)  # type: ignore[assignment]
                         except InvalidEvent as exc:
                             log.warning("skipped invalid record", topic=record.topic, reason=exc.reason)
                             continue
-                        self._apply((record.key or b"").decode(), event)
+                        self._apply(key, event)
                 if not batches and not self.caught_up.is_set():
                     # Caught up: every partition is past what existed at start, and a poll came
                     # back empty (which also covers Tansu's short "latest" offset).
@@ -76,6 +116,36 @@ class TopicFeed(Generic[M]):
                         self.caught_up.set()
         finally:
             await consumer.stop()
+
+
+async def first_offsets_since(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], since_ms: int
+) -> dict[TopicPartition, int]:
+    """Per partition, the first offset whose record timestamp is at or after `since_ms`.
+
+    A binary search that reads one record per probe, because Tansu answers ListOffsets by
+    timestamp with offset 0 (Apache Kafka answers it right; the search gives the same offsets
+    there). Assumes timestamps grow with offsets, as they do for one producer per partition; where
+    they do not, the feed starts a little early or late by as much as the producers' clocks differ.
+    Changes the consumer's assignment.
+    """
+    begins = await consumer.beginning_offsets(partitions)
+    ends = await consumer.end_offsets(partitions)
+    found: dict[TopicPartition, int] = {}
+    for tp in partitions:
+        low, high = begins[tp], ends[tp]
+        consumer.assign([tp])
+        while low < high:
+            middle = (low + high) // 2
+            consumer.seek(tp, middle)
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            records = batch.get(tp, [])
+            if records and records[0].timestamp < since_ms:
+                low = records[0].offset + 1
+            else:
+                high = middle
+        found[tp] = low
+    return found
 
 
 async def read_to_end(

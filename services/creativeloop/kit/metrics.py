@@ -37,7 +37,12 @@ def _split(full_method: str) -> tuple[str, str]:
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts and times every unary RPC and records its final status code."""
+    """Counts and times every unary RPC and records its final status code.
+
+    It also decodes the request itself: gRPC would answer bytes that are not the method's request
+    message with INTERNAL before any handler or metric saw them; here they are INVALID_ARGUMENT,
+    with the reason, and counted like any other RPC.
+    """
 
     async def intercept_service(
         self,
@@ -49,12 +54,18 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return handler  # streaming RPCs (health Watch, reflection) pass through untimed
         service, method = _split(handler_call_details.method)
         inner: Any = handler.unary_unary
+        deserialize: Callable[[bytes], Any] | None = handler.request_deserializer
 
-        async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def timed(raw: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             STARTED.labels(service, method).inc()
             start = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                try:
+                    request = raw if deserialize is None else deserialize(raw)
+                except Exception as error:  # protobuf's DecodeError, or a bad UTF-8 string field
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await context.abort(code, f"undecodable {method} request ({len(raw)} bytes): {error}")
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
@@ -69,9 +80,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                 HANDLED.labels(service, method, code.name).inc()
 
         return grpc.unary_unary_rpc_method_handler(
-            timed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
+            timed, request_deserializer=None, response_serializer=handler.response_serializer
         )
 
 

@@ -27,6 +27,7 @@ from creativeloop.kit.logs import get_logger
 from creativeloop.kit.metrics import DEPENDENCY_UP, MetricsInterceptor, start_metrics_server
 from creativeloop.kit.models.client import BackendHealth
 from creativeloop.kit.settings import ServiceSettings
+from creativeloop.kit.tls import add_port
 
 log = get_logger(__name__)
 
@@ -68,6 +69,7 @@ class ServiceRuntime:
     health: health.aio.HealthServicer = field(default_factory=health.aio.HealthServicer)
     bound_port: int = 0
     metrics_port: int = 0
+    health_port: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def stop(self) -> None:
@@ -126,6 +128,15 @@ class ServiceRuntime:
                 return RuntimeError(f"background task {task.get_name()} ended")
         return None
 
+    def _health_server(self) -> grpc.aio.Server | None:
+        """The plaintext health-only server on `health_port`, sharing this runtime's health."""
+        if not self.settings.health_port:
+            return None
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self.health_port = server.add_insecure_port(f"{self.settings.grpc_host}:{self.settings.health_port}")
+        return server
+
     async def run(self) -> None:
         options = [
             ("grpc.max_receive_message_length", self.settings.max_message_bytes),
@@ -142,7 +153,10 @@ class ServiceRuntime:
             server,
         )
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.bound_port = server.add_insecure_port(self.settings.grpc_target)
+        self.bound_port = add_port(server, self.settings.grpc_target, self.settings.tls)
+        health_server = self._health_server()
+        if health_server is not None:
+            await health_server.start()
         self.metrics_port = start_metrics_server(self.settings.metrics_port, self.settings.grpc_host)
         await server.start()
         loop = asyncio.get_running_loop()
@@ -164,7 +178,14 @@ class ServiceRuntime:
                     ready.cancel()
                 failure = self._first_failure(done)
             if failure is None and not self._stop.is_set():
-                log.info("serving", grpc_port=self.bound_port, metrics_port=self.metrics_port)
+                log.info(
+                    "serving",
+                    grpc_port=self.bound_port,
+                    metrics_port=self.metrics_port,
+                    tls=("mutual" if self.settings.tls.client_ca_file else "server")
+                    if self.settings.tls.server_enabled
+                    else "off",
+                )
                 if self.dependency_check is not None:
                     # NOT_SERVING until the first check says the dependency is there.
                     self.availability.down(self.dependency_name, "not checked yet")
@@ -179,6 +200,8 @@ class ServiceRuntime:
             await asyncio.gather(*watchers, return_exceptions=True)
             await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
             await server.stop(self.settings.shutdown_grace_s)
+            if health_server is not None:
+                await health_server.stop(0)
             for task in [*running, stop_wait]:
                 task.cancel()
             await asyncio.gather(*running, stop_wait, return_exceptions=True)

@@ -74,6 +74,64 @@ class CommonSettings(BaseSettings):
         return self
 
 
+class GrpcTlsSettings(BaseSettings):
+    """TLS for gRPC, shared by every process of a deployment: servers (every service) and clients
+    (imagegen calling copygen, the local stack's health checks, the demo). Off by default: the
+    local stack binds loopback only; a deployment mounts the files from a Secret (docs/deploy.md).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CREATIVELOOP_GRPC_TLS_", extra="ignore")
+
+    cert_file: Path | None = Field(
+        None, description="Server certificate chain (PEM). With `key_file`, servers accept only TLS."
+    )
+    key_file: Path | None = Field(None, description="Private key (PEM) of `cert_file`.")
+    client_ca_file: Path | None = Field(
+        None,
+        description="Mutual TLS: servers require a client certificate signed by this CA bundle (PEM).",
+    )
+    ca_file: Path | None = Field(
+        None,
+        description="Clients: CA bundle (PEM) that signed the servers' certificates; setting it makes "
+        "clients connect with TLS.",
+    )
+    client_cert_file: Path | None = Field(
+        None, description="Clients: own certificate chain (PEM) presented to servers that require mTLS."
+    )
+    client_key_file: Path | None = Field(
+        None, description="Clients: private key (PEM) of `client_cert_file`."
+    )
+    server_name: str = Field(
+        "",
+        description="Clients: the name to verify in the server certificate instead of the target's "
+        "host (e.g. when connecting by IP).",
+    )
+
+    @model_validator(mode="after")
+    def _pairs_and_files(self) -> Self:
+        pairs = (("cert_file", "key_file"), ("client_cert_file", "client_key_file"))
+        for first, second in pairs:
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                raise ValueError(f"CREATIVELOOP_GRPC_TLS_{first.upper()} and _{second.upper()} go together")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("CREATIVELOOP_GRPC_TLS_CLIENT_CA_FILE (mutual TLS) needs the server's CERT_FILE")
+        if self.client_cert_file is not None and self.ca_file is None:
+            raise ValueError("CREATIVELOOP_GRPC_TLS_CLIENT_CERT_FILE needs CA_FILE (clients verify servers)")
+        for name in type(self).model_fields:
+            path = getattr(self, name)
+            if isinstance(path, Path) and not path.is_file():
+                raise ValueError(f"CREATIVELOOP_GRPC_TLS_{name.upper()}: no readable file at {path}")
+        return self
+
+    @property
+    def server_enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def client_enabled(self) -> bool:
+        return self.ca_file is not None
+
+
 class ServiceSettings(BaseSettings):
     """What every gRPC service has: where it listens and how it shuts down."""
 
@@ -88,7 +146,15 @@ class ServiceSettings(BaseSettings):
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest gRPC request or response accepted, in bytes."
     )
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="A second, plaintext port serving only grpc.health.v1, for probes that cannot speak "
+        "TLS (Kubernetes' gRPC probes) when the gRPC port uses TLS; 0: none.",
+    )
     common: CommonSettings = Field(default_factory=CommonSettings, exclude=True)
+    tls: GrpcTlsSettings = Field(default_factory=GrpcTlsSettings, exclude=True)
 
     @property
     def grpc_target(self) -> str:

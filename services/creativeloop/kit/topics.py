@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import events_pb2, streams_pb2
 
 DLQ_SUFFIX = ".dlq"
 
@@ -36,6 +36,9 @@ CREATIVES = Topic("creatives", events_pb2.CreativeUpdated, key="creative_id", co
 AD_IMPRESSIONS = Topic("ad.impressions", events_pb2.Impression, key="impression_id")
 AD_CLICKS = Topic("ad.clicks", events_pb2.Click, key="impression_id")
 BANDIT_STATS = Topic("bandit.stats", events_pb2.BanditStats, key="creative_id", compacted=True)
+#: Each user's recent impressions and clicks per creative, published by the bandit (which owns the
+#: impression-click join); ranking's behaviour features read it. A tombstone: the user is gone.
+USER_BEHAVIOUR = Topic("user.behaviour", streams_pb2.UserBehaviour, key="user_id", compacted=True)
 #: How far each stream stage got with each product (see creativeloop.kit.stage): the newest version
 #: handled and the keys published for it. Same partition count as the input topics: a record goes
 #: to its input record's partition number, so a worker reads back only its partitions' progress.
@@ -48,6 +51,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
     AD_IMPRESSIONS,
     AD_CLICKS,
     BANDIT_STATS,
+    USER_BEHAVIOUR,
 )
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).

@@ -14,16 +14,18 @@ from collections.abc import Callable, Coroutine  # noqa: E402
 from typing import Any  # noqa: E402
 
 from creativeloop.kit.feed import TopicFeed  # noqa: E402
-from creativeloop.kit.logs import configure_logging  # noqa: E402
+from creativeloop.kit.logs import configure_logging, get_logger  # noqa: E402
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
-from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, CONTENT_PROFILES, CREATIVES  # noqa: E402
+from creativeloop.kit.topics import BANDIT_STATS, CONTENT_PROFILES, CREATIVES, USER_BEHAVIOUR  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
 from creativeloop.ranking.model import ModelHolder  # noqa: E402
 from creativeloop.ranking.policies import build_policy  # noqa: E402
 from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
-from creativeloop.v1 import ranking_pb2, ranking_pb2_grpc  # noqa: E402
+from creativeloop.v1 import events_pb2, ranking_pb2, ranking_pb2_grpc  # noqa: E402
+
+log = get_logger(__name__)
 
 
 async def serve(settings: RankingSettings) -> None:
@@ -36,18 +38,31 @@ async def serve(settings: RankingSettings) -> None:
         catalogue.apply(key, event)
         features.apply_creative(key, event)
 
+    def bandit_stats(key: str, event: events_pb2.BanditStats) -> None:
+        stats.apply(key, event)
+        features.apply_stats(key, event)
+
+    # Ranking reads latest state only, never the impression and click logs: the bandit owns the
+    # join and publishes counts (bandit.stats) and each user's recent behaviour (user.behaviour),
+    # re-publishing every key at least every few minutes, so a replica reads a bounded look-back
+    # of them and starts in seconds whatever the history. No consumer group: every replica keeps
+    # the same caches.
+    lookback = settings.state_lookback_s or None
     feeds: list[TopicFeed[Any]] = [
         TopicFeed(settings.common, CREATIVES, creative),
-        TopicFeed(settings.common, BANDIT_STATS, stats.apply),
+        TopicFeed(settings.common, BANDIT_STATS, bandit_stats, lookback_s=lookback),
     ]
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if policy.needs_behaviour:
-        # Every replica follows the behaviour streams from the beginning (no consumer group), so
-        # each rebuilds the same user features and LinTS state by itself.
         feeds += [
             TopicFeed(settings.common, CONTENT_PROFILES, features.apply_profile),
-            TopicFeed(settings.common, AD_IMPRESSIONS, features.apply_impression),
-            TopicFeed(settings.common, AD_CLICKS, features.apply_click),
+            TopicFeed(
+                settings.common,
+                USER_BEHAVIOUR,
+                features.apply_behaviour,
+                delete=features.forget_user,
+                lookback_s=lookback,
+            ),
         ]
     if settings.policy == "hybrid":  # the only policy that reads the CTR model
         await asyncio.to_thread(models.refresh)
@@ -57,6 +72,7 @@ async def serve(settings: RankingSettings) -> None:
     async def caught_up() -> None:
         for feed in feeds:
             await feed.caught_up.wait()
+        log.info("latest state read", records={feed.topic.name: feed.records_read for feed in feeds})
 
     runtime = ServiceRuntime(
         service="ranking",

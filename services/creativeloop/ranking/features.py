@@ -1,22 +1,31 @@
 """Ranking features: one numeric vector per (user, creative, request), shared by training and serving.
 
-`FeatureStore` keeps what the vector is made of, all from Kafka topics:
+`FeatureStore` keeps what the vector is made of:
 
 - creatives (`creatives`): template, format, every attribute (background, layout, colours...),
   headline length, aspect ratio;
 - products (`content.profiles`): category, tags, price;
-- user behaviour (`ad.impressions` + `ad.clicks`): for each user, the last `user_history`
-  impressions and which of them were clicked, counted per creative attribute value
-  (``template=...``, ``background=...``, ``category=...``, ``tag=...``); users in an LRU table of
-  at most `max_users`;
-- running impression and click counts per creative and per product (the same streams).
+- user behaviour: each user's most recent impressions and their clicks, summed per creative
+  (`kit.behaviour.UserWindow`: at most `user_history`, the newest by shown_at), turned into
+  counts per creative attribute value (``template=...``, ``background=...``, ``category=...``,
+  ``tag=...``) through the catalogue; users in an LRU table of at most `max_users`;
+- decayed impression and click counts per creative (`kit.decay`, half-life `half_life_s`), and per
+  product as the sum over its creatives.
+
+Two ways in, one definition. **Serving** reads only latest state, published by the bandit, the one
+stream job that joins clicks to impressions: `apply_behaviour` takes a user's `user.behaviour`
+record, `apply_stats` a creative's `bandit.stats` record over all contexts. **Offline** (training,
+the simulator, off-policy evaluation) `apply_impression` / `apply_click` feed the same
+`UserWindow` and the same decayed counts from logged events, with the bandit's attribution
+window (`kit.behaviour.within_window`), dedupe by impression id, and clicks held for an impression
+that has not arrived. Either way `matrix` computes the rows from the same state with the same code.
 
 `matrix(user_id, creatives, context)` encodes candidates into a fixed-width float64 matrix whose
 columns are `FEATURE_NAMES`. Training replays the logged impressions and clicks in time order
 through the very same store and records the row of each impression *before* applying it
 (`FeatureListener`), so a training row is what serving computed (or would have computed) at
-impression time: one code path, no drift. Tokens are hashed with a stable hash (blake2b), not
-Python's salted `hash`, so every process and every run agrees.
+impression time. Tokens are hashed with a stable hash (blake2b), not Python's salted `hash`, so
+every process and every run agrees.
 """
 
 from __future__ import annotations
@@ -26,16 +35,20 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from creativeloop.kit.behaviour import DEFAULT_ATTRIBUTION_WINDOW_S, UserWindow, within_window
 from creativeloop.kit.context import context_bucket
-from creativeloop.v1 import common_pb2, events_pb2
+from creativeloop.kit.decay import DEFAULT_HALF_LIFE_S, NS_PER_S, decayed_add
+from creativeloop.v1 import common_pb2, events_pb2, streams_pb2
 
 #: Bump when the vector's meaning changes; a model trained on another version is not loaded.
-FEATURE_VERSION = "ranker-features-v1"
+#: v2: user behaviour from the bandit's user windows (newest by shown_at), creative and product
+#: counts decayed like bandit.stats.
+FEATURE_VERSION = "ranker-features-v2"
 
 #: Creative (and product) properties a user's affinity is measured on.
 AFFINITY_KEYS: tuple[str, ...] = (
@@ -132,21 +145,24 @@ class _CreativeEntry:
 
 
 @dataclass
-class _Shown:
-    creative_id: str
-    product_id: str
-    tokens: tuple[str, ...]
-    clicked: bool = False
-
-
-@dataclass
 class _User:
+    """One user's behaviour: creative -> (impressions, clicks) over their recent impressions."""
+
+    tallies: Mapping[str, Sequence[int]] = field(default_factory=dict)
     impressions: float = 0.0
     clicks: float = 0.0
-    #: token -> [impressions, clicks] over `recent`.
-    counts: dict[str, list[float]] = field(default_factory=dict)
-    #: impression_id -> what was shown, oldest first (at most `user_history`).
-    recent: OrderedDict[str, _Shown] = field(default_factory=OrderedDict)
+    #: Offline only: the window the tallies come from.
+    window: UserWindow | None = None
+    #: token -> [impressions, clicks], computed from the tallies through the catalogue (a cache).
+    tokens: dict[str, list[float]] | None = None
+    tokens_version: int = -1
+
+    def follow(self, window: UserWindow) -> None:
+        self.window = window
+        self.tallies = window.tallies
+        self.impressions = float(window.impressions)
+        self.clicks = float(window.clicks)
+        self.tokens = None
 
 
 class FeatureListener(Protocol):
@@ -161,91 +177,127 @@ class FeatureStore:
     """Creatives, products and recent user behaviour, encoded by `matrix` (see the module doc)."""
 
     def __init__(
-        self, max_users: int = 100_000, user_history: int = 200, max_pending_clicks: int = 10_000
+        self,
+        max_users: int = 100_000,
+        user_history: int = 200,
+        max_pending_clicks: int = 10_000,
+        half_life_s: float | None = DEFAULT_HALF_LIFE_S,
+        attribution_window_s: float = DEFAULT_ATTRIBUTION_WINDOW_S,
+        max_impressions: int = 1_000_000,
     ) -> None:
         self.max_users = max_users
         self.user_history = user_history
         self.max_pending_clicks = max_pending_clicks
+        self.half_life_s = half_life_s or None
+        self.window_ns = round(attribution_window_s * NS_PER_S)
+        self.max_impressions = max_impressions
         self.listeners: list[FeatureListener] = []
         self._creatives: dict[str, _CreativeEntry] = {}
         self._by_product: dict[str, set[str]] = {}
         self._profiles: dict[str, common_pb2.ContentProfile] = {}
+        #: Bumped when a creative or profile changes: users' token counts are computed again.
+        self._catalogue_version = 0
         self._users: OrderedDict[str, _User] = OrderedDict()
-        self._creative_counts: dict[str, list[float]] = {}
-        self._product_counts: dict[str, list[float]] = {}
-        #: Clicks whose impression has not arrived yet (the two topics are read independently).
+        #: creative_id -> (impressions, clicks, at_ns), decayed to at_ns (as on bandit.stats).
+        self._creative_counts: dict[str, tuple[float, float, int]] = {}
+        #: Offline: impressions applied, impression_id -> [creative_id, shown_at_ns, user_id, clicked]
+        #: (dedupe and the click join; at most `max_impressions`, oldest dropped).
+        self._impressions: OrderedDict[str, list[Any]] = OrderedDict()
+        #: Offline: clicks whose impression has not arrived yet (the two topics are read independently).
         self._pending_clicks: OrderedDict[str, events_pb2.Click] = OrderedDict()
         self._context_rows: dict[str, npt.NDArray[np.float64]] = {}
         self.impressions_applied = 0
         self.clicks_applied = 0
 
-    # ------------------------------------------------------------------ topic handlers
+    # ------------------------------------------------------------------ latest state (serving)
 
     def apply_creative(self, _key: str, event: events_pb2.CreativeUpdated) -> None:
         """Every creative ever seen is kept (retired ones too: logged impressions refer to them)."""
         creative = event.creative
         self._creatives[creative.creative_id] = _CreativeEntry(creative)
         self._by_product.setdefault(creative.product_id, set()).add(creative.creative_id)
+        self._catalogue_version += 1
 
     def apply_profile(self, _key: str, event: events_pb2.ContentProfileUpdated) -> None:
         profile = event.profile
         self._profiles[profile.product_id] = profile
         for creative_id in self._by_product.get(profile.product_id, ()):
             self._creatives[creative_id].static = None  # re-encode with the new profile
+        self._catalogue_version += 1
+
+    def apply_behaviour(self, key: str, event: streams_pb2.UserBehaviour) -> None:
+        """A user's latest `user.behaviour` record (the bandit's window of their recent impressions)."""
+        user = self._user(event.user_id or key)
+        tallies = {tally.creative_id: (tally.impressions, tally.clicks) for tally in event.creatives}
+        user.tallies = tallies
+        user.impressions = float(sum(t[0] for t in tallies.values()))
+        user.clicks = float(sum(t[1] for t in tallies.values()))
+        user.window = None
+        user.tokens = None
+
+    def forget_user(self, key: str) -> None:
+        """A `user.behaviour` tombstone: the bandit no longer keeps the user."""
+        self._users.pop(key, None)
+
+    def apply_stats(self, _key: str, event: events_pb2.BanditStats) -> None:
+        """A creative's `bandit.stats` record over all contexts (bucket records are the policy's)."""
+        if event.context_bucket:
+            return
+        at_ns = int(event.updated_at.seconds) * NS_PER_S + int(event.updated_at.nanos)
+        self._creative_counts[event.creative_id] = (event.impressions, event.clicks, at_ns)
+
+    # ------------------------------------------------------------------ logged events (offline)
 
     def apply_impression(self, _key: str, event: events_pb2.Impression) -> None:
-        user = self._user(event.user_id)
-        if event.impression_id in user.recent:
+        impression_id = event.impression_id
+        if impression_id in self._impressions:
             return  # duplicate
-        entry = self._entry(event.creative_id)
         if self.listeners:
             row = self.matrix(event.user_id, [event.creative_id], event.context)[0]
             for listener in self.listeners:
-                listener.observe_impression(event.impression_id, row)
-        tokens: tuple[str, ...] = ()
-        if entry is not None:
-            self._static(entry)  # resolves the entry's affinity and tag tokens
-            tokens = tuple(t for t in entry.affinity if t) + tuple(entry.tags)
-        product_id = event.product_id or (entry.creative.product_id if entry is not None else "")
-        shown = _Shown(event.creative_id, product_id, tokens)
-        user.recent[event.impression_id] = shown
-        user.impressions += 1
-        for token in tokens:
-            counts = user.counts.get(token)
-            if counts is None:
-                user.counts[token] = [1.0, 0.0]
-            else:
-                counts[0] += 1
-        _bump(self._creative_counts, event.creative_id, 0)
-        _bump(self._product_counts, product_id, 0)
-        while len(user.recent) > self.user_history:
-            _, old = user.recent.popitem(last=False)
-            self._forget(user, old)
+                listener.observe_impression(impression_id, row)
+        shown_at = _ns(event.shown_at)
+        user = self._user(event.user_id)
+        window = user.window
+        if window is None:
+            window = UserWindow(self.user_history)
+        window.show(impression_id, event.creative_id, shown_at)
+        user.follow(window)
+        self._count(event.creative_id, 1.0, 0.0, shown_at)
+        self._impressions[impression_id] = [event.creative_id, shown_at, event.user_id, False]
+        while len(self._impressions) > self.max_impressions:
+            self._impressions.popitem(last=False)
         self.impressions_applied += 1
-        pending = self._pending_clicks.pop(event.impression_id, None)
+        pending = self._pending_clicks.pop(impression_id, None)
         if pending is not None:
-            self.apply_click(event.impression_id, pending)
+            self.apply_click(impression_id, pending)
 
     def apply_click(self, _key: str, event: events_pb2.Click) -> None:
-        user = self._users.get(event.user_id)
-        shown = user.recent.get(event.impression_id) if user is not None else None
-        if user is None or shown is None:
+        shown = self._impressions.get(event.impression_id)
+        if shown is None:
             # Its impression may still come (the topics are read independently); keep a while.
             self._pending_clicks[event.impression_id] = event
             while len(self._pending_clicks) > self.max_pending_clicks:
                 self._pending_clicks.popitem(last=False)
             return
-        if shown.clicked:
+        creative_id, shown_at, user_id, clicked = shown
+        if clicked:
             return  # duplicate
-        shown.clicked = True
-        user.clicks += 1
-        for token in shown.tokens:
-            user.counts[token][1] += 1
-        _bump(self._creative_counts, shown.creative_id, 1)
-        _bump(self._product_counts, shown.product_id, 1)
+        clicked_at = _ns(event.clicked_at) or shown_at  # unstamped: at its impression
+        if not within_window(shown_at, clicked_at, self.window_ns):
+            return  # the bandit would dead-letter it: it counts nowhere
+        shown[3] = True
+        user = self._users.get(user_id)
+        if user is not None and user.window is not None and user.window.click(event.impression_id):
+            user.follow(user.window)
+        self._count(creative_id, 0.0, 1.0, shown_at)
         self.clicks_applied += 1
         for listener in self.listeners:
             listener.observe_click(event.impression_id)
+
+    def _count(self, creative_id: str, impressions: float, clicks: float, at_ns: int) -> None:
+        old = self._creative_counts.get(creative_id, (0.0, 0.0, 0))
+        self._creative_counts[creative_id] = decayed_add(*old, impressions, clicks, at_ns, self.half_life_s)
 
     # ------------------------------------------------------------------ encoding
 
@@ -273,7 +325,8 @@ class FeatureStore:
         else:
             out[:, _USER + 2] = PRIOR_CTR
         click_norm = 1.0 / max(1.0, user_clicks)
-        counts = user.counts if user is not None else {}
+        counts = self._tokens(user) if user is not None else {}
+        products: dict[str, float] = {}
         for i, entry in enumerate(entries):
             col = _AFFINITY
             if entry is not None:
@@ -297,9 +350,40 @@ class FeatureStore:
                 out[i, _STATS + 1] = smoothed_ctr(shown[1], shown[0])
             else:
                 out[i, _STATS + 1] = PRIOR_CTR
-            product = self._product_counts.get(entry.creative.product_id if entry is not None else "")
-            out[i, _STATS + 2] = smoothed_ctr(product[1], product[0]) if product is not None else PRIOR_CTR
+            product_id = entry.creative.product_id if entry is not None else ""
+            ctr = products.get(product_id)
+            if ctr is None:
+                ctr = products[product_id] = self._product_ctr(product_id)
+            out[i, _STATS + 2] = ctr
         return out
+
+    def _product_ctr(self, product_id: str) -> float:
+        """Smoothed CTR of a product: its creatives' counts summed (PRIOR_CTR without any)."""
+        impressions = clicks = 0.0
+        for creative_id in self._by_product.get(product_id, ()):
+            counts = self._creative_counts.get(creative_id)
+            if counts is not None:
+                impressions += counts[0]
+                clicks += counts[1]
+        return smoothed_ctr(clicks, impressions) if impressions else PRIOR_CTR
+
+    def _tokens(self, user: _User) -> dict[str, list[float]]:
+        """token -> [impressions, clicks] of a user's recent impressions, through the catalogue."""
+        if user.tokens is not None and user.tokens_version == self._catalogue_version:
+            return user.tokens
+        tokens: dict[str, list[float]] = {}
+        for creative_id, (impressions, clicks) in user.tallies.items():
+            entry = self._creatives.get(creative_id)
+            if entry is None:
+                continue  # not in the catalogue (yet): it counts once it is
+            self._static(entry)  # resolves the entry's affinity and tag tokens
+            for token in entry.affinity:
+                if token:
+                    _add(tokens, token, impressions, clicks)
+            for token in entry.tags:
+                _add(tokens, token, impressions, clicks)
+        user.tokens, user.tokens_version = tokens, self._catalogue_version
+        return tokens
 
     # ------------------------------------------------------------------ internals
 
@@ -347,19 +431,6 @@ class FeatureStore:
             self._users.move_to_end(user_id)
         return user
 
-    @staticmethod
-    def _forget(user: _User, old: _Shown) -> None:
-        user.impressions -= 1
-        if old.clicked:
-            user.clicks -= 1
-        for token in old.tokens:
-            counts = user.counts[token]
-            counts[0] -= 1
-            if old.clicked:
-                counts[1] -= 1
-            if counts[0] <= 0:
-                del user.counts[token]
-
     @property
     def users(self) -> int:
         return len(self._users)
@@ -369,8 +440,14 @@ class FeatureStore:
         return entry.creative if entry is not None else None
 
 
-def _bump(table: dict[str, list[float]], key: str, index: int) -> None:
-    counts = table.get(key)
+def _add(tokens: dict[str, list[float]], token: str, impressions: float, clicks: float) -> None:
+    counts = tokens.get(token)
     if counts is None:
-        counts = table[key] = [0.0, 0.0]
-    counts[index] += 1.0
+        tokens[token] = [float(impressions), float(clicks)]
+    else:
+        counts[0] += impressions
+        counts[1] += clicks
+
+
+def _ns(stamp: Any) -> int:
+    return int(stamp.seconds) * NS_PER_S + int(stamp.nanos)

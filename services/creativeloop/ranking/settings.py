@@ -68,6 +68,16 @@ class RankingSettings(ServiceSettings):
     max_users: int = Field(
         100_000, ge=1, description="Users whose recent behaviour is kept (least recently seen dropped)."
     )
+    state_lookback_s: float = Field(
+        900.0,
+        ge=0,
+        description=(
+            "At start, read `bandit.stats` and `user.behaviour` from the records of the last this many "
+            "seconds only (the bandit re-publishes every creative and user at least every "
+            "`CREATIVELOOP_BANDIT_REFRESH_S`, default 300): start-up does not grow with the history. "
+            "0 reads them from the beginning (enough on a compacting broker)."
+        ),
+    )
     user_history: int = Field(
         200, ge=1, description="Most recent impressions (and their clicks) kept per user for features."
     )

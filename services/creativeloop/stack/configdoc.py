@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from pydantic_settings import BaseSettings
@@ -31,5 +32,5 @@ def render_configuration() -> str:
         "",
     ]
     for cls in settings_classes():
-        lines += [f"## {cls.__name__}", "", (cls.__doc__ or "").strip(), "", *_env_table(cls), ""]
+        lines += [f"## {cls.__name__}", "", inspect.cleandoc(cls.__doc__ or ""), "", *_env_table(cls), ""]
     return "\n".join(lines)

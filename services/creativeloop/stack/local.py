@@ -24,7 +24,8 @@ from creativeloop.bandit.settings import BanditSettings
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.settings import CommonSettings, ModelSettings, ServiceSettings
+from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings, ModelSettings, ServiceSettings
+from creativeloop.kit.tls import aio_channel, sync_channel
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.stack.broker import TansuBroker, free_port
 from creativeloop.stack.processes import terminate
@@ -80,7 +81,7 @@ class RunningService:
 
 def health_status(target: str, timeout_s: float = 1.0) -> int:
     """The overall gRPC health status of the server at `target` (UNKNOWN if unreachable)."""
-    with grpc.insecure_channel(target) as channel:
+    with sync_channel(target, GrpcTlsSettings()) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
@@ -99,7 +100,7 @@ async def wait_serving(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with aio_channel(target, GrpcTlsSettings()) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             if process.poll() is not None:
@@ -259,4 +260,4 @@ class LocalStack:
 
 def settings_classes() -> list[type[BaseSettings]]:
     """Every settings class, for the configuration reference."""
-    return [CommonSettings, ModelSettings, *(spec.settings for spec in SERVICES)]
+    return [CommonSettings, ModelSettings, GrpcTlsSettings, *(spec.settings for spec in SERVICES)]
