@@ -48,7 +48,12 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 f"unknown product_id {request.product_id!r}: no live "
                 f"{common_pb2.CreativeFormat.Name(creative_format)} creatives",
             )
-        decision = self._policy.pull([c.creative_id for c in candidates], request.user_id, request.context)
+        decision = self._policy.pull(
+            [c.creative_id for c in candidates],
+            request.user_id,
+            request.context,
+            features=request.features if request.HasField("features") else None,
+        )
         return ranking_pb2.RankResponse(
             creative=candidates[decision.index],
             propensity=decision.propensity,

@@ -90,6 +90,14 @@ class RankingSettings(ServiceSettings):
         ge=1,
         description="LinTS: impressions whose feature vectors are kept to credit a later click.",
     )
+    reward_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "`shared`: seconds an impression waits for its click before the policy learns it as not "
+            "clicked (the default reward); a click after that is not learnt."
+        ),
+    )
     max_candidates: int = Field(
         500,
         ge=1,

@@ -664,7 +664,9 @@ class SharedModelPolicy(Policy):
 
     `creatives` is where creative features come from by id: in serving the `FeatureStore` that
     ranking's `creatives` feed fills (or a `CreativeIndex`). `update` learns one outcome; the
-    request's features travel on the impression (`Impression.features` and `context`).
+    request's features travel on the impression (`Impression.features` and `context`). In
+    serving the ranking process joins `ad.impressions` and `ad.clicks` and calls `update`
+    (`ranking.outcomes.OutcomeJoiner`, after `reward_wait_s` for a non-click).
     """
 
     needs_behaviour = False
