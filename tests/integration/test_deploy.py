@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings, ModelSettings
+from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings, KafkaSecuritySettings, ModelSettings
 from creativeloop.stack.local import SERVICES, ServiceSpec
 
 pytestmark = pytest.mark.integration
@@ -181,8 +181,48 @@ def env_of(c: Manifest) -> dict[str, Manifest]:
 
 
 def common_env_names() -> set[str]:
+    """CommonSettings' variables, with Kafka security's (CREATIVELOOP_KAFKA_*) as every process reads them."""
     prefix = str(CommonSettings.model_config.get("env_prefix", ""))
-    return {f"{prefix}{name}".upper() for name in CommonSettings.model_fields}
+    kafka_prefix = str(KafkaSecuritySettings.model_config.get("env_prefix", ""))
+    own = {f"{prefix}{name}".upper() for name in CommonSettings.model_fields if name != "kafka"}
+    return own | {f"{kafka_prefix}{name}".upper() for name in KafkaSecuritySettings.model_fields}
+
+
+def check_kafka_security(c: Manifest, volumes: dict[str, Manifest], values: dict[str, Any]) -> None:
+    """A Kafka client container: CREATIVELOOP_KAFKA_* from `kafka`, the password from its Secret."""
+    kafka = values["kafka"]
+    env = env_of(c)
+    found = {n: e for n, e in env.items() if n.startswith("CREATIVELOOP_KAFKA_")}
+    protocol = kafka.get("securityProtocol", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        assert not found and "kafka-tls" not in volumes
+        return
+    assert found["CREATIVELOOP_KAFKA_SECURITY_PROTOCOL"]["value"] == protocol
+    if protocol.startswith("SASL_"):
+        assert found["CREATIVELOOP_KAFKA_SASL_USERNAME"]["value"] == kafka["sasl"]["username"]
+        assert found["CREATIVELOOP_KAFKA_SASL_MECHANISM"]["value"] == kafka["sasl"]["mechanism"]
+        password = found["CREATIVELOOP_KAFKA_SASL_PASSWORD"]
+        assert "value" not in password  # never in the manifest
+        assert password["valueFrom"]["secretKeyRef"] == {
+            "name": kafka["sasl"]["secretName"],
+            "key": kafka["sasl"].get("passwordKey", "password"),
+        }
+    tls = kafka.get("tls", {})
+    if tls.get("secretName"):
+        mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        folder = Path(mounts["kafka-tls"])
+        assert volumes["kafka-tls"]["secret"]["secretName"] == tls["secretName"]
+        assert found["CREATIVELOOP_KAFKA_SSL_CA_FILE"]["value"] == str(folder / "ca.crt")
+        items = {i["path"]: i["key"] for i in volumes["kafka-tls"]["secret"]["items"]}
+        assert items["ca.crt"] == tls.get("caKey", "ca.crt")
+        if tls.get("certKey"):
+            assert items == {
+                "ca.crt": tls["caKey"],
+                "client.crt": tls["certKey"],
+                "client.key": tls["keyKey"],
+            }
+            assert found["CREATIVELOOP_KAFKA_SSL_CERT_FILE"]["value"] == str(folder / "client.crt")
+            assert found["CREATIVELOOP_KAFKA_SSL_KEY_FILE"]["value"] == str(folder / "client.key")
 
 
 def model_env_names() -> set[str]:
@@ -283,7 +323,19 @@ def toggled_values() -> dict[str, Any]:
             "pullPolicy": "Always",
         },
         "imagePullSecrets": [{"name": "registry"}],
-        "kafka": {"bootstrapServers": "kafka-0.kafka:9092,kafka-1.kafka:9092", "topicPartitions": 12},
+        "kafka": {
+            "bootstrapServers": "kafka-0.kafka:9093,kafka-1.kafka:9093",
+            "topicPartitions": 12,
+            "securityProtocol": "SASL_SSL",
+            "sasl": {"mechanism": "SCRAM-SHA-256", "username": "creativeloop", "secretName": "cl-kafka-user"},
+            "tls": {
+                "secretName": "cl-kafka-user",
+                "caKey": "ca.crt",
+                "certKey": "user.crt",
+                "keyKey": "user.key",
+                "mountPath": "/etc/kafka-tls",
+            },
+        },
         "log": {"level": "DEBUG", "format": "console"},
         "assets": {
             "mountPath": "/data/assets",
@@ -376,6 +428,7 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
     else:
         assert "emptyDir" in volumes["assets"]
     assert mounts["tmp"] == "/tmp" and "emptyDir" in volumes["tmp"]
+    check_kafka_security(c, volumes, values)
     tls_env = {n: e["value"] for n, e in env.items() if n in tls_env_names()}
     if tls["enabled"]:
         assert volumes["grpc-tls"]["secret"]["secretName"] == tls["secretName"]
@@ -450,6 +503,7 @@ def check_topics_job(manifests: list[Manifest], values: dict[str, Any]) -> None:
     assert {n for n in env if n.startswith("CREATIVELOOP_")} <= common_env_names()
     assert env["CREATIVELOOP_BOOTSTRAP_SERVERS"]["value"] == values["kafka"]["bootstrapServers"]
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    check_kafka_security(c, {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}, values)
 
 
 def check_network_policy(manifests: list[Manifest], values: dict[str, Any]) -> None:
@@ -631,6 +685,9 @@ def test_chart_rules_are_a_copy_of_deploy_rules() -> None:
         (["services.ranking.replica=3"], "additional properties 'replica' not allowed"),
         (["kafka.bootstrapServers="], "bootstrapServers"),
         (["tls.enabled=true"], "tls.enabled needs tls.secretName"),
+        (["kafka.securityProtocol=SASL_SSL"], "needs kafka.sasl.username and kafka.sasl.secretName"),
+        (["kafka.tls.secretName=ca"], "kafka.tls.secretName needs kafka.securityProtocol SSL or SASL_SSL"),
+        (["services.bandit.env.CREATIVELOOP_KAFKA_SASL_PASSWORD=x"], "set kafka.securityProtocol"),
         (["services.ranking.env.CREATIVELOOP_GRPC_TLS_CA_FILE=/x"], "set tls instead"),
         (["services.ranking.env.CREATIVELOOP_RANKING_HEALTH_PORT=1"], "set tls.healthPort instead"),
     ],

@@ -237,6 +237,38 @@ async def test_summarize_and_animate_rpcs(videogen: Videogen) -> None:
             )
         assert too_long.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
+        # Bad budgets are rejected before the video is looked at (the garbage video's own problem
+        # is never reported), and no reason names where the server keeps its files.
+        garbage = b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 200_000
+        for budget in (1e-9, -1.0, 1e6):
+            with pytest.raises(grpc.aio.AioRpcError) as bad_budget:
+                await stub.SummarizeVideo(
+                    videogen_pb2.SummarizeVideoRequest(
+                        video=common_pb2.Media(content=garbage), duration_budget_seconds=budget
+                    )
+                )
+            assert bad_budget.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "duration budget" in (bad_budget.value.details() or "")
+        for uri in ("file:///etc/hostname", store.put(b"x", "video/mp4")[0].replace(".mp4", "0.mp4")):
+            with pytest.raises(grpc.aio.AioRpcError) as unknown:
+                await stub.SummarizeVideo(
+                    videogen_pb2.SummarizeVideoRequest(
+                        video=common_pb2.Media(uri=uri), duration_budget_seconds=2.0
+                    )
+                )
+            details = unknown.value.details() or ""
+            assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert str(videogen.asset_dir) not in details and "file://" not in details, details
+        # ...and the service is still serving.
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        again = await stub.SummarizeVideo(
+            videogen_pb2.SummarizeVideoRequest(
+                video=common_pb2.Media(content=clip()), duration_budget_seconds=2.0
+            )
+        )
+        assert again.frames == 50
+
 
 async def test_profiles_become_video_creatives_and_a_corrupt_video_is_dead_lettered(
     videogen: Videogen,

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pydantic import ValidationError
@@ -22,6 +17,7 @@ from creativeloop.kit.server import ServiceRuntime
 from creativeloop.kit.settings import GrpcTlsSettings, ServiceSettings
 from creativeloop.kit.tls import aio_channel, sync_channel
 from creativeloop.stack.broker import free_port
+from tests.certs import make_ca, make_leaf, write_pem
 
 
 @dataclass(frozen=True)
@@ -36,85 +32,18 @@ class Pki:
     other_client_key: Path
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None = None) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if key is not None:
-        path.with_suffix(".key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-
-def _ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _leaf(
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], name: str, server: bool
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(ca[0].subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("ranking.creativeloop.test")]), critical=False
-        )
-    return builder.sign(ca[1], hashes.SHA256()), key
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A CA with a server and a client certificate, and a second CA with its own client."""
     root = tmp_path_factory.mktemp("pki")
-    ca, other = _ca("creativeloop test CA"), _ca("someone else's CA")
-    server, client, stranger = (
-        _leaf(ca, "ranking", True),
-        _leaf(ca, "imagegen", False),
-        _leaf(other, "x", False),
-    )
-    _write(root / "ca.pem", ca[0])
-    _write(root / "other-ca.pem", other[0])
-    _write(root / "server.pem", *server)
-    _write(root / "client.pem", *client)
-    _write(root / "stranger.pem", *stranger)
+    ca, other = make_ca("creativeloop test CA"), make_ca("someone else's CA")
+    server = make_leaf(ca, "ranking", server=True, dns_names=("ranking.creativeloop.test",))
+    client, stranger = make_leaf(ca, "imagegen", server=False), make_leaf(other, "x", server=False)
+    write_pem(root / "ca.pem", ca[0])
+    write_pem(root / "other-ca.pem", other[0])
+    write_pem(root / "server.pem", *server)
+    write_pem(root / "client.pem", *client)
+    write_pem(root / "stranger.pem", *stranger)
     return Pki(
         root / "ca.pem",
         root / "server.pem",

@@ -81,6 +81,73 @@ app.kubernetes.io/part-of: creativeloop
   value: {{ .Values.log.level | quote }}
 - name: CREATIVELOOP_LOG_FORMAT
   value: {{ .Values.log.format | quote }}
+{{- include "creativeloop.kafkaSecurityEnv" . }}
+{{- end }}
+
+{{/*
+Kafka security (KafkaSecuritySettings, prefix CREATIVELOOP_KAFKA_) for every Kafka client: the
+password from its Secret, the CA (and client certificate) from the `kafka-tls` volume.
+*/}}
+{{- define "creativeloop.kafkaSecurityEnv" -}}
+{{- $kafka := .Values.kafka }}
+{{- $protocol := $kafka.securityProtocol | default "PLAINTEXT" }}
+{{- if ne $protocol "PLAINTEXT" }}
+- name: CREATIVELOOP_KAFKA_SECURITY_PROTOCOL
+  value: {{ $protocol | quote }}
+{{- end }}
+{{- if hasPrefix "SASL_" $protocol }}
+{{- if not (and $kafka.sasl.username $kafka.sasl.secretName) }}
+{{- fail (printf "kafka.securityProtocol %s needs kafka.sasl.username and kafka.sasl.secretName" $protocol) }}
+{{- end }}
+- name: CREATIVELOOP_KAFKA_SASL_MECHANISM
+  value: {{ $kafka.sasl.mechanism | quote }}
+- name: CREATIVELOOP_KAFKA_SASL_USERNAME
+  value: {{ $kafka.sasl.username | quote }}
+- name: CREATIVELOOP_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $kafka.sasl.secretName }}
+      key: {{ $kafka.sasl.passwordKey }}
+{{- end }}
+{{- if and (hasSuffix "SSL" $protocol) $kafka.tls.secretName }}
+- name: CREATIVELOOP_KAFKA_SSL_CA_FILE
+  value: {{ printf "%s/ca.crt" $kafka.tls.mountPath | quote }}
+{{- if $kafka.tls.certKey }}
+- name: CREATIVELOOP_KAFKA_SSL_CERT_FILE
+  value: {{ printf "%s/client.crt" $kafka.tls.mountPath | quote }}
+- name: CREATIVELOOP_KAFKA_SSL_KEY_FILE
+  value: {{ printf "%s/client.key" $kafka.tls.mountPath | quote }}
+{{- end }}
+{{- else if $kafka.tls.secretName }}
+{{- fail "kafka.tls.secretName needs kafka.securityProtocol SSL or SASL_SSL" }}
+{{- end }}
+{{- end }}
+
+{{/* The Kafka TLS volume mount and volume (nothing unless kafka.tls.secretName is set). */}}
+{{- define "creativeloop.kafkaTlsMount" -}}
+{{- with .Values.kafka.tls }}{{ if .secretName }}
+- name: kafka-tls
+  mountPath: {{ .mountPath }}
+  readOnly: true
+{{- end }}{{ end }}
+{{- end }}
+
+{{- define "creativeloop.kafkaTlsVolume" -}}
+{{- with .Values.kafka.tls }}{{ if .secretName }}
+- name: kafka-tls
+  secret:
+    secretName: {{ .secretName }}
+    defaultMode: 0440
+    items:
+      - key: {{ .caKey }}
+        path: ca.crt
+      {{- if .certKey }}
+      - key: {{ .certKey }}
+        path: client.crt
+      - key: {{ required "kafka.tls.keyKey is required with kafka.tls.certKey" .keyKey }}
+        path: client.key
+      {{- end }}
+{{- end }}{{ end }}
 {{- end }}
 
 {{/* Environment every container gets unless commonEnv or a service's env overrides it. */}}

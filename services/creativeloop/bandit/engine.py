@@ -51,6 +51,7 @@ from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.stats import UNATTRIBUTED, Letter
 from creativeloop.kit.codec import dead_letter
 from creativeloop.kit.context import stats_key
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, BANDIT_STATS, USER_BEHAVIOUR
 
@@ -120,7 +121,7 @@ class BanditEngine:
 
     async def start(self) -> None:
         """Start the clients; the group member (joining since `GroupMember.start`) hands us partitions."""
-        bootstrap = self.common.bootstrap_servers
+        options = client_options(self.common)
         if self._member is None:
             self._member = GroupMember(self.settings)
             await self._member.start()
@@ -128,9 +129,7 @@ class BanditEngine:
         self.partitions = self._member.partitions
         # A short fetch wait: recovery reads one checkpoint partition after another, and a fetch left
         # waiting at the end of the previous one would hold the next one back that long.
-        self._reader_consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
-        )
+        self._reader_consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, fetch_max_wait_ms=10)
         await self._reader_consumer.start()
         self.stats_partitions = await partition_count(self._reader_consumer, BANDIT_STATS.name)
         self._stats_route = PartitionCache(self.stats_partitions)
@@ -138,7 +137,7 @@ class BanditEngine:
         self._behaviour_route = PartitionCache(behaviour_partitions)
         self._reader = LogReader(self._reader_consumer)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+            **options,
             client_id=self.app_id,
             acks="all",
             linger_ms=2,

@@ -22,6 +22,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, Cons
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.kit.admin import ensure_topics
 from creativeloop.kit.errors import DependencyUnavailable
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, Topic
 from creativeloop.v1 import streams_pb2
 
@@ -109,7 +110,7 @@ class GroupMember:
         if settings.instance_id:
             extra["group_instance_id"] = settings.instance_id
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.common.bootstrap_servers,
+            **client_options(settings.common),
             group_id=settings.app_id,
             client_id=settings.app_id,
             enable_auto_commit=False,

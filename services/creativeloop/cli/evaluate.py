@@ -108,9 +108,40 @@ def creatives(sheet: Path, no_sheet: bool) -> None:
 @click.option("--tolerance", default=2, show_default=True, help="Frames a boundary may be off.")
 @click.option("--contact-sheet", type=_PATH, default=None, help="Write the contact sheet PNG here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def video(data_dir: Path, synthetic: int, tolerance: int, contact_sheet: Path | None, as_json: bool) -> None:
+@click.option(
+    "--set",
+    "which",
+    type=click.Choice(["tuning", "test"]),
+    default="tuning",
+    show_default=True,
+    help="tuning: the project's clips and drawn videos; test: the independent shot test set "
+    "(aggregate figures only, plus SummarizeVideo speed against PySceneDetect on its clips).",
+)
+@click.option(
+    "--cases", default=27, show_default=True, help="Shot-case tuning clips (photos and film, issue-16 cases)."
+)
+@click.option(
+    "--metrics-dir",
+    type=_PATH,
+    default=None,
+    help="Write every tuning clip's per-frame detector metrics here as CSV (PySceneDetect's stats format).",
+)
+def video(
+    data_dir: Path,
+    synthetic: int,
+    tolerance: int,
+    contact_sheet: Path | None,
+    as_json: bool,
+    which: str,
+    cases: int,
+    metrics_dir: Path | None,
+) -> None:
     """Shot-boundary precision/recall/F1, budget adherence, and a contact sheet of chosen shots."""
-    report = video_report.run(data_dir, synthetic, tolerance, contact_sheet)
+    if which == "test":
+        report = video_report.run_test_set(tolerance)
+        click.echo(video_report.to_json(report) if as_json else video_report.markdown_test_set(report))
+        return
+    report = video_report.run(data_dir, synthetic, tolerance, contact_sheet, cases, metrics_dir)
     click.echo(video_report.to_json(report) if as_json else video_report.markdown(report))
 
 

@@ -34,6 +34,9 @@ import numpy as np
 from scenedetect import ContentDetector, detect
 
 from creativeloop.datasets.clips import available_clips
+from creativeloop.datasets.shot_cases import available_photos, build_case
+from creativeloop.datasets.shot_cases import encode as encode_case
+from creativeloop.datasets.shot_cases import labels as case_labels
 from creativeloop.datasets.synthetic_video import (
     SyntheticVideo,
     default_script,
@@ -101,15 +104,20 @@ def match(
     return Counts(len(used), len(unmatched), len(truth) - len(used)), sorted(used), unmatched
 
 
-def our_boundaries(data: bytes, pipeline: VideoPipeline) -> list[int]:
-    """Our segmentation alone (decode at analysis size, detectors, merging)."""
+def our_boundaries(data: bytes, pipeline: VideoPipeline, metrics: Path | None = None) -> list[int]:
+    """Our segmentation alone (decode at analysis size, detectors, merging); with `metrics`, every
+    detector's per-frame metrics and each proposed cut's verdict are written there as CSV."""
     info = probe(data, pipeline.limits)
-    detector = ShotDetector(pipeline.segment, info.fps)
+    detector = ShotDetector(pipeline.segment, info.fps, metrics=metrics is not None)
     size = analysis_size(info, pipeline.analysis.width)
     for index, frame in decode_frames(data, info, pipeline.limits, size):
         assert frame is not None
         detector.push(index, frame)
-    return [b.frame for b in detector.finish()]
+    found = [b.frame for b in detector.finish()]
+    if metrics is not None:
+        metrics.parent.mkdir(parents=True, exist_ok=True)
+        detector.save_metrics(metrics)
+    return found
 
 
 def pyscenedetect_boundaries(path: Path) -> list[int]:
@@ -130,13 +138,23 @@ class ClipResult:
 
 
 def evaluate_clip(
-    name: str, data: bytes, path: Path, truth: list[Span], pipeline: VideoPipeline, tolerance: int
+    name: str,
+    data: bytes,
+    path: Path,
+    truth: list[Span],
+    pipeline: VideoPipeline,
+    tolerance: int,
+    metrics_dir: Path | None = None,
 ) -> ClipResult:
-    ours = our_boundaries(data, pipeline)
+    ours = our_boundaries(data, pipeline, _metrics_path(metrics_dir, name))
     reference = pyscenedetect_boundaries(path)
     return ClipResult(
         name, truth, ours, reference, match(ours, truth, tolerance)[0], match(reference, truth, tolerance)[0]
     )
+
+
+def _metrics_path(metrics_dir: Path | None, name: str) -> Path | None:
+    return None if metrics_dir is None else metrics_dir / f"{Path(name).stem}.csv"
 
 
 def synthetic_set(count: int) -> list[tuple[str, SyntheticVideo]]:
@@ -191,7 +209,50 @@ def budget_adherence(
     return rows
 
 
-def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> dict[str, Any]:
+def hard_cases(
+    count: int, pipeline: VideoPipeline, tolerance: int, metrics_dir: Path | None = None
+) -> dict[str, Any]:
+    """`datasets.shot_cases` (photos and film with the issue-16 cases), scored by the test set's
+    rules (`score_test_clip`), ours and PySceneDetect's ContentDetector; per clip (tuning data)."""
+    ours, reference = ShotTally(), ShotTally()
+    clips = []
+    with tempfile.TemporaryDirectory(prefix="creativeloop-shot-cases-") as tmp:
+        for index in range(count):
+            case = build_case(index)
+            data = encode_case(case)
+            path = Path(tmp) / f"{case.name}.mp4"
+            path.write_bytes(data)
+            boundaries, events = case_labels(case)
+            found = our_boundaries(data, pipeline, _metrics_path(metrics_dir, case.name))
+            clip_tally = ShotTally()
+            for tally in (ours, clip_tally):
+                score_test_clip(found, boundaries, events, case.ignore, tolerance, tally)
+            score_test_clip(
+                pyscenedetect_boundaries(path), boundaries, events, case.ignore, tolerance, reference
+            )
+            summary = clip_tally.summary()
+            clips.append(
+                {
+                    "name": case.name, "size": f"{case.frames[0].shape[1]}x{case.frames[0].shape[0]}",
+                    "true": [(k, s, e) for k, _, s, e in boundaries], "ours": found,
+                    "f1": summary["f1"], "flashes_cut": summary["flashes_cut"],
+                }
+            )  # fmt: skip
+    return {
+        "clips": clips,
+        "ours": ours.summary(),
+        "pyscenedetect_content_detector": reference.summary(),
+    }
+
+
+def run(
+    data_dir: Path,
+    synthetic: int,
+    tolerance: int,
+    sheet: Path | None,
+    cases: int = 27,
+    metrics_dir: Path | None = None,
+) -> dict[str, Any]:
     settings = VideogenSettings()
     pipeline = VideoPipeline(settings)
     report: dict[str, Any] = {"tolerance_frames": tolerance, "detector": settings.hard_cut_detector}
@@ -202,7 +263,11 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
     for clip in clips:
         path = clip.path(data_dir)
         data = path.read_bytes()
-        real.append(evaluate_clip(clip.name, data, path, [(c, c) for c in clip.cuts], pipeline, tolerance))
+        real.append(
+            evaluate_clip(
+                clip.name, data, path, [(c, c) for c in clip.cuts], pipeline, tolerance, metrics_dir
+            )
+        )
         budgets += budget_adherence(clip.name, data, pipeline, (6.0, 15.0, 30.0), "9:16")
     report["real"] = _aggregate(real)
     synthetic_results: list[ClipResult] = []
@@ -214,7 +279,7 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
             path = Path(tmp) / f"{name}.mp4"
             path.write_bytes(data)
             truth = [(b.start, b.end) for b in video.boundaries]
-            result = evaluate_clip(name, data, path, truth, pipeline, tolerance)
+            result = evaluate_clip(name, data, path, truth, pipeline, tolerance, metrics_dir)
             result.extra = {"flashes": len(video.flashes), "seconds": round(video.duration_s, 1)}
             synthetic_results.append(result)
             kinds.append((video, result.ours))
@@ -230,6 +295,8 @@ def run(data_dir: Path, synthetic: int, tolerance: int, sheet: Path | None) -> d
     report["synthetic"]["recall_by_kind"] = per_kind_recall(kinds, tolerance)
     report["synthetic"]["flash_false_positives"] = flashes
     report["synthetic"]["flashes"] = sum(len(v.flashes) for v, _ in kinds)
+    if cases > 0 and available_photos():
+        report["cases"] = hard_cases(cases, pipeline, tolerance, metrics_dir)
     report["budget"] = {
         "renders": len(budgets),
         "max_error_frames": max((b["error_frames"] for b in budgets), default=0),
@@ -311,6 +378,32 @@ def markdown(report: dict[str, Any]) -> str:
         f"false boundaries at flashes: {synthetic['flash_false_positives']} "
         f"of {synthetic['flashes']} flashes.",
         "",
+    ]  # fmt: skip
+    if "cases" in report:
+        block = report["cases"]
+        lines += [
+            "### shot cases (tuning: photos and film with the issue-16 cases, scored like the test set)",
+            "",
+            "| clip | size | true (kind, start, end) | ours | F1 | flashes cut |",
+            "|---|---|---|---|---|---|",
+        ]
+        for clip in block["clips"]:
+            lines.append(
+                f"| {clip['name']} | {clip['size']} | {clip['true']} | {clip['ours']} | {clip['f1']:.3f} "
+                f"| {clip['flashes_cut']} |"
+            )
+        for name, key in (
+            ("ours", "ours"),
+            ("PySceneDetect ContentDetector", "pyscenedetect_content_detector"),
+        ):
+            t = block[key]
+            lines.append(
+                f"\n{name}: P {t['precision']:.3f} R {t['recall']:.3f} F1 {t['f1']:.3f} "
+                f"(tp {t['tp']}, fp {t['fp']}, fn {t['fn']}); gradual recall {t['gradual_recall']:.3f}; "
+                f"recall by kind {t['recall_by_kind']}; flashes cut {t['flashes_cut']} of {t['flashes']}"
+            )
+        lines.append("")
+    lines += [
         "### budget adherence",
         "",
         "| clip | budget s | aspect | size | expected frames | frames | error | duration s | render s |",
@@ -331,3 +424,170 @@ def markdown(report: dict[str, Any]) -> str:
 def to_json(report: dict[str, Any]) -> str:
     """The report as JSON (any dataclass in it as an object)."""
     return json.dumps(report, indent=1, default=lambda o: asdict(o))
+
+
+# ------------------------------------------------------------------------------- test set
+#
+# The independent shot test set (`creativeloop.datasets.test_sets.shots`) was written apart from
+# the detectors; it is scored here and reported in aggregate only (never per clip), so that it
+# cannot be tuned on. Its rules: a cut matches a detection within `tolerance` frames of its
+# `frame`, a fade or dissolve one within [start - tolerance, end + tolerance]; one detection per
+# boundary (a second one in the same span is a false positive); detections inside `ignore` spans
+# are dropped; a detection within `tolerance` frames of a flash is a flash cut.
+
+GRADUAL = ("fade", "dissolve")
+
+
+@dataclass
+class ShotTally:
+    """Aggregate counts over test clips."""
+
+    counts: Counts = field(default_factory=Counts)
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
+    flashes: int = 0
+    flashes_cut: int = 0
+    flash_detections: int = 0
+
+    def recall(self, kinds: Sequence[str]) -> float:
+        hits = [h for kind in kinds for h in self.by_kind.get(kind, [])]
+        return sum(hits) / len(hits) if hits else 1.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.counts.summary(),
+            "gradual_recall": round(self.recall(GRADUAL), 4),
+            "recall_by_kind": {k: round(self.recall([k]), 4) for k in sorted(self.by_kind)},
+            "boundaries_by_kind": {k: len(v) for k, v in sorted(self.by_kind.items())},
+            "flashes": self.flashes,
+            "flashes_cut": self.flashes_cut,
+            "detections_at_flashes": self.flash_detections,
+        }
+
+
+def match_windows(detected: Sequence[int], windows: Sequence[Span]) -> tuple[set[int], list[int]]:
+    """Maximum one-to-one matching of detections (points) to windows (inclusive intervals).
+
+    Detections in frame order each take the unused window that contains them and ends first,
+    which is optimal for points and intervals. Returns matched window indices and the detections
+    left over (false positives)."""
+    used: set[int] = set()
+    unmatched: list[int] = []
+    for frame in sorted(detected):
+        open_ = [i for i, (lo, hi) in enumerate(windows) if i not in used and lo <= frame <= hi]
+        if open_:
+            used.add(min(open_, key=lambda i: (windows[i][1], windows[i][0])))
+        else:
+            unmatched.append(frame)
+    return used, unmatched
+
+
+def score_test_clip(
+    detected: Sequence[int],
+    boundaries: Sequence[tuple[str, int, int, int]],
+    events: Sequence[tuple[str, int, int]],
+    ignore: Sequence[Span],
+    tolerance: int,
+    tally: ShotTally,
+) -> None:
+    """Add one clip to `tally`: `boundaries` are (kind, frame, start, end), `events` (kind, start, end)."""
+    kept = [d for d in detected if not any(lo <= d <= hi for lo, hi in ignore)]
+    windows = [
+        (frame - tolerance, frame + tolerance)
+        if kind not in GRADUAL
+        else (start - tolerance, end + tolerance)
+        for kind, frame, start, end in boundaries
+    ]
+    matched, unmatched = match_windows(kept, windows)
+    tally.counts.add(Counts(len(matched), len(unmatched), len(boundaries) - len(matched)))
+    for i, (kind, *_rest) in enumerate(boundaries):
+        tally.by_kind.setdefault(kind, []).append(int(i in matched))
+    for kind, start, end in events:
+        if kind != "flash":
+            continue
+        tally.flashes += 1
+        near = [d for d in kept if start - tolerance <= d <= end + tolerance]
+        tally.flashes_cut += int(bool(near))
+        tally.flash_detections += len(near)
+
+
+def run_test_set(tolerance: int = 2, budget_s: float | None = None) -> dict[str, Any]:
+    """Our segmentation and PySceneDetect's ContentDetector on the independent shot test set, and
+    the SummarizeVideo pipeline's speed on the same clips against PySceneDetect's own detection.
+
+    Aggregate figures only: the set is for reporting, never for tuning."""
+    from creativeloop.datasets.test_sets import shots as shot_set
+
+    settings = VideogenSettings()
+    pipeline = VideoPipeline(settings)
+    budget = budget_s if budget_s is not None else settings.default_budget_s
+    ours, reference = ShotTally(), ShotTally()
+    clips = 0
+    source_s = summarize_s = detect_s = 0.0
+    ratios: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="creativeloop-shots-test-") as tmp:
+        for case in shot_set.iter_cases():
+            clips += 1
+            data = shot_set.encode(case.frames, case.fps)
+            path = Path(tmp) / "clip.mp4"
+            path.write_bytes(data)
+            boundaries = [(b.kind, b.frame, b.start, b.end) for b in case.boundaries]
+            events = [(e.kind, e.start, e.end) for e in case.events]
+            ignore = list(case.ignore)
+            score_test_clip(our_boundaries(data, pipeline), boundaries, events, ignore, tolerance, ours)
+            tick = time.perf_counter()
+            detected = pyscenedetect_boundaries(path)
+            detect_clip = time.perf_counter() - tick
+            score_test_clip(detected, boundaries, events, ignore, tolerance, reference)
+            tick = time.perf_counter()
+            summary = pipeline.summarize(data, budget)
+            summarize_clip = time.perf_counter() - tick
+            duration = summary.understanding.analysis.duration_s
+            source_s += duration
+            summarize_s += summarize_clip
+            detect_s += detect_clip
+            ratios.append(duration / summarize_clip)
+    return {
+        "set": "test",
+        "clips": clips,
+        "tolerance_frames": tolerance,
+        "detector": settings.hard_cut_detector,
+        "ours": ours.summary(),
+        "pyscenedetect_content_detector": reference.summary(),
+        "speed": {
+            "budget_s": budget,
+            "source_s": round(source_s, 2),
+            "summarize_s": round(summarize_s, 3),
+            "pyscenedetect_s": round(detect_s, 3),
+            "summarize_x_real_time": round(source_s / summarize_s, 2) if summarize_s else 0.0,
+            "summarize_x_real_time_min": round(min(ratios), 2) if ratios else 0.0,
+            "summarize_x_real_time_max": round(max(ratios), 2) if ratios else 0.0,
+            "summarize_over_pyscenedetect": round(summarize_s / detect_s, 2) if detect_s else 0.0,
+        },
+    }
+
+
+def markdown_test_set(report: dict[str, Any]) -> str:
+    """The test-set report: aggregate figures only."""
+    lines = [
+        f"Independent shot test set: {report['clips']} clips; tolerance {report['tolerance_frames']} "
+        f"frames; hard-cut detector: {report['detector']}.",
+        "",
+        "| system | boundaries | P / R / F1 | gradual recall | recall by kind | flashes cut |",
+        "|---|---:|---|---:|---|---|",
+    ]
+    for name, key in (("ours", "ours"), ("PySceneDetect ContentDetector", "pyscenedetect_content_detector")):
+        s = report[key]
+        lines.append(
+            f"| {name} | {s['tp'] + s['fn']} | {s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} "
+            f"| {s['gradual_recall']:.3f} | {s['recall_by_kind']} | {s['flashes_cut']} of {s['flashes']} |"
+        )
+    speed = report["speed"]
+    lines += [
+        "",
+        f"SummarizeVideo pipeline ({speed['budget_s']:g} s budget, 9:16): {speed['summarize_s']} s for "
+        f"{speed['source_s']} s of video = {speed['summarize_x_real_time']}x real time (per clip "
+        f"{speed['summarize_x_real_time_min']}-{speed['summarize_x_real_time_max']}x); "
+        f"PySceneDetect detect {speed['pyscenedetect_s']} s; SummarizeVideo / PySceneDetect = "
+        f"{speed['summarize_over_pyscenedetect']}x.",
+    ]
+    return "\n".join(lines)

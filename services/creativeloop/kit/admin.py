@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import ALL_TOPICS, Topic
@@ -16,7 +17,7 @@ log = get_logger(__name__)
 
 async def ensure_topics(settings: CommonSettings, topics: Iterable[Topic] = ALL_TOPICS) -> list[str]:
     """Create the missing topics; return the names created. Safe to run any number of times."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -44,6 +44,7 @@ from prometheus_client import Counter, Gauge
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.errors import Failure, FailureKind, classify
 from creativeloop.kit.health import Availability
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
@@ -201,7 +202,7 @@ class EventWorker(Generic[M]):
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **client_options(self._settings),
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -39,6 +39,7 @@ from google.protobuf.message import DecodeError
 
 from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.feed import read_to_end
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import DLQ_SUFFIX, Topic, by_name
@@ -173,13 +174,13 @@ async def replay(
     dlq = dlq_topic(topic)
     report = ReplayReport()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"{group}-producer", acks="all", linger_ms=2
+        **client_options(settings), client_id=f"{group}-producer", acks="all", linger_ms=2
     )
     await consumer.start()
     await producer.start()

@@ -8,6 +8,7 @@ from typing import Any
 import faust
 from faust.app.base import BootStrategy
 
+from creativeloop.kit.kafka import faust_credentials
 from creativeloop.kit.settings import CommonSettings
 
 
@@ -56,6 +57,7 @@ def make_faust_app(
         "store": "memory://",
         "datadir": str(datadir),
         "table_standby_replicas": 0,
+        "broker_credentials": faust_credentials(settings),
     }
     options.update(overrides)
     app_class = HostApp if host else faust.App

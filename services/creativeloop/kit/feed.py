@@ -25,6 +25,7 @@ from google.protobuf.message import Message
 
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.errors import DependencyUnavailable
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
@@ -66,7 +67,7 @@ class TopicFeed(Generic[M]):
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
+            **client_options(self._settings),
             enable_auto_commit=False,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
@@ -162,7 +163,7 @@ async def read_to_end(
     start and an empty poll (Tansu reports "latest" short, see FIELD_NOTES). A missing topic or a
     broker that does not answer within `timeout_s` raises `DependencyUnavailable`.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata for every topic

@@ -9,6 +9,7 @@ from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
 
 from creativeloop.kit.codec import dead_letter, encode
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
 
@@ -18,7 +19,7 @@ class EventProducer:
 
     def __init__(self, settings: CommonSettings, client_id: str) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **client_options(settings),
             client_id=client_id,
             acks="all",
             linger_ms=2,

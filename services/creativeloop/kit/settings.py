@@ -11,8 +11,55 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSecuritySettings(BaseSettings):
+    """How every Kafka client (consumers, producers, the admin client, the bandit's faust app)
+    authenticates to the brokers and encrypts: plaintext by default (the local broker), TLS and
+    SASL (PLAIN or SCRAM) for a real cluster. `creativeloop.kit.kafka.client_options` turns these
+    into client options, the one place that does."""
+
+    model_config = SettingsConfigDict(env_prefix="CREATIVELOOP_KAFKA_", extra="ignore")
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka's `security.protocol`: TLS with `SSL`/`SASL_SSL`, SASL with `SASL_*`."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism (with a `SASL_*` protocol)."
+    )
+    sasl_username: str = Field("", description="SASL user name (with a `SASL_*` protocol).")
+    sasl_password: SecretStr = Field(
+        SecretStr(""), description="SASL password (with a `SASL_*` protocol); never logged."
+    )
+    ssl_ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) that signed the brokers' certificates (default: the system's)."
+    )
+    ssl_cert_file: Path | None = Field(
+        None, description="Client certificate chain (PEM) for brokers that require TLS client authentication."
+    )
+    ssl_key_file: Path | None = Field(None, description="Private key (PEM) of `ssl_cert_file`.")
+    ssl_check_hostname: bool = Field(True, description="Verify the broker's host name in its certificate.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_username and self.sasl_password.get_secret_value()):
+            raise ValueError(
+                f"CREATIVELOOP_KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "CREATIVELOOP_KAFKA_SASL_USERNAME and CREATIVELOOP_KAFKA_SASL_PASSWORD"
+            )
+        tls_files = (self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file)
+        if not self.security_protocol.endswith("SSL") and any(f is not None for f in tls_files):
+            raise ValueError("CREATIVELOOP_KAFKA_SSL_* files need an SSL or SASL_SSL security protocol")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("CREATIVELOOP_KAFKA_SSL_CERT_FILE and _SSL_KEY_FILE go together")
+        for name in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"CREATIVELOOP_KAFKA_{name.upper()}: no readable file at {path}")
+        return self
 
 
 class CommonSettings(BaseSettings):
@@ -23,6 +70,7 @@ class CommonSettings(BaseSettings):
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
     )
+    kafka: KafkaSecuritySettings = Field(default_factory=KafkaSecuritySettings, exclude=True)
     asset_dir: Path = Field(
         Path("var/assets"),
         description="Root of the filesystem asset store (rendered creatives, product media); with the "

@@ -53,10 +53,17 @@ class TansuBroker:
     """A Tansu broker process on loopback with in-memory storage (state dies with the process)."""
 
     def __init__(
-        self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        #: The port clients are told to use (metadata); another than `port` when a proxy, e.g. a
+        #: TLS terminator, sits in front of the broker.
+        self.advertised_port = advertised_port or self.port
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -66,6 +73,7 @@ class TansuBroker:
 
     def start(self, timeout_s: float = 15.0) -> TansuBroker:
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [
@@ -74,7 +82,7 @@ class TansuBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

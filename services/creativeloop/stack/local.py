@@ -24,7 +24,13 @@ from creativeloop.bandit.settings import BanditSettings
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings, ModelSettings, ServiceSettings
+from creativeloop.kit.settings import (
+    CommonSettings,
+    GrpcTlsSettings,
+    KafkaSecuritySettings,
+    ModelSettings,
+    ServiceSettings,
+)
 from creativeloop.kit.tls import aio_channel, sync_channel
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.stack.broker import TansuBroker, free_port
@@ -260,4 +266,10 @@ class LocalStack:
 
 def settings_classes() -> list[type[BaseSettings]]:
     """Every settings class, for the configuration reference."""
-    return [CommonSettings, ModelSettings, GrpcTlsSettings, *(spec.settings for spec in SERVICES)]
+    return [
+        CommonSettings,
+        KafkaSecuritySettings,
+        ModelSettings,
+        GrpcTlsSettings,
+        *(spec.settings for spec in SERVICES),
+    ]

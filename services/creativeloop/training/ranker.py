@@ -34,6 +34,7 @@ from google.protobuf.message import Message
 from sklearn.metrics import roc_auc_score
 
 from creativeloop.kit.codec import InvalidEvent, decode
+from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, CONTENT_PROFILES, CREATIVES, Topic
@@ -313,7 +314,7 @@ async def read_topic(
 
     (The broker's "latest" offsets cannot be trusted on Tansu, so the end is an idle read.)
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     events: list[Message] = []
     try:

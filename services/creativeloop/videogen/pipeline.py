@@ -7,6 +7,7 @@ aspect ratio, so the stream stage runs it once per product video and `plan` + `r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from creativeloop.videogen.animate import AnimateOptions, Box, animate
 from creativeloop.videogen.crop import crop_size, output_size, parse_aspect
 from creativeloop.videogen.embed import Embedder, HistogramEmbedder
 from creativeloop.videogen.features import FeatureExtractor
-from creativeloop.videogen.media import Frame, VideoInfo, VideoLimits, VideoRejected, probe
+from creativeloop.videogen.media import Frame, FrameCache, VideoInfo, VideoLimits, VideoRejected, probe
 from creativeloop.videogen.overlay import Overlay, OverlaySpec
 from creativeloop.videogen.product import ProductLook
 from creativeloop.videogen.render import RenderedClip, RenderOptions, render_clips
@@ -83,20 +84,7 @@ class VideoPipeline:
             max_fps=settings.max_fps,
         )
         self.segment = SegmentConfig(
-            hard_cut_detector=settings.hard_cut_detector,
-            content_threshold=settings.content_threshold,
-            adaptive_threshold=settings.adaptive_threshold,
-            adaptive_min_content=settings.adaptive_min_content,
-            histogram_threshold=settings.histogram_threshold,
-            fade_detector=settings.fade_detector,
-            fade_threshold=settings.fade_threshold,
-            dissolve_detector=settings.dissolve_detector,
-            dissolve_low=settings.dissolve_low,
-            dissolve_high=settings.dissolve_high,
-            min_shot_s=settings.min_shot_s,
-            flash_filter=settings.flash_filter,
-            flash_max_s=settings.flash_max_s,
-            flash_similarity=settings.flash_similarity,
+            **{f.name: getattr(settings, f.name) for f in dataclasses.fields(SegmentConfig)}
         )
         self.analysis = AnalysisConfig(
             width=settings.analysis_width,
@@ -113,22 +101,70 @@ class VideoPipeline:
 
     # ------------------------------------------------------------------ understanding
 
-    def understand(self, data: bytes, product_image: Frame | None = None) -> Understanding:
-        """Probe, decode once, segment and score; VideoRejected for bad input."""
-        info = probe(data, self.limits)
+    def understand(
+        self,
+        data: bytes,
+        product_image: Frame | None = None,
+        *,
+        info: VideoInfo | None = None,
+        slots: Sequence[tuple[str, tuple[int, int]]] | None = None,
+    ) -> Understanding:
+        """Probe (unless `info` is given), decode once, segment and score; VideoRejected for bad
+        input. The decoded frames are kept for rendering `slots` ((aspect, output size) pairs;
+        default: the stream's aspects) when they fit in `decode_cache_mb`."""
+        info = info if info is not None else probe(data, self.limits)
         look = ProductLook.from_image(product_image) if product_image is not None else None
         extractor = FeatureExtractor(look, self.settings.haar_cascade)
-        analysis = analyse(data, info, self.limits, self.segment, extractor, self.analysis)
+        if slots is None:
+            slots = [self.slot(info, aspect, None) for aspect in self.settings.aspects]
+        analysis = analyse(
+            data, info, self.limits, self.segment, extractor, self.analysis, self._frame_cache(info, slots)
+        )
         tick = time.perf_counter()
         shots = score_shots(analysis, self.weights, self.embedder, product_image)
         analysis.seconds["scoring"] = time.perf_counter() - tick
         return Understanding(data, info, analysis, shots)
 
+    def _frame_cache(
+        self, info: VideoInfo, slots: Sequence[tuple[str, tuple[int, int]]]
+    ) -> FrameCache | None:
+        """A cache at the largest scale any of `slots` renders at, if the whole video fits."""
+        limit = self.settings.decode_cache_mb * 1024 * 1024
+        if limit <= 0 or not slots:
+            return None
+        scale = max(size[1] / crop_size((info.width, info.height), aspect)[1] for aspect, size in slots)
+        cache = FrameCache((info.width, info.height), scale, limit)
+        if info.frames * cache.frame_bytes > limit:
+            return None  # too long or too large: the render decodes again
+        return cache
+
     # ----------------------------------------------------------------------- planning
 
+    def check_budget(self, budget_s: float) -> None:
+        """VideoRejected for a duration budget outside [min_budget_s, max_budget_s] (NaN too):
+        cheap, so requests check it before reading or decoding anything."""
+        low, high = self.settings.min_budget_s, self.settings.max_budget_s
+        if not (low <= budget_s <= high):
+            raise VideoRejected(f"duration budget {budget_s:g} s outside [{low:g}, {high:g}] s")
+
+    def check_request(
+        self, budget_s: float, aspect: str | None = None, size: tuple[int, int] | None = None
+    ) -> None:
+        """VideoRejected for what a request can get wrong without its video: the budget, the
+        aspect ratio, an explicit output size (checked before anything is read or decoded)."""
+        self.check_budget(budget_s)
+        if size is not None and size[0] > 0 and size[1] > 0:
+            width, height = size[0] // 2 * 2, size[1] // 2 * 2
+            if width < 16 or height < 16 or max(width, height) > 3840:
+                raise VideoRejected(f"output size {size[0]}x{size[1]} outside 16..3840")
+            return
+        try:
+            parse_aspect(aspect or self.settings.default_aspect)
+        except ValueError as exc:
+            raise VideoRejected(str(exc)) from exc
+
     def budget_frames(self, info: VideoInfo, budget_s: float) -> int:
-        if not (0 < budget_s <= self.settings.max_budget_s) or math.isnan(budget_s):
-            raise VideoRejected(f"duration budget {budget_s} s outside (0, {self.settings.max_budget_s}]")
+        self.check_budget(budget_s)
         return max(1, round(budget_s * float(info.fps)))
 
     def plan(self, understanding: Understanding, budget_s: float) -> tuple[Plan, int]:
@@ -201,6 +237,7 @@ class VideoPipeline:
             options,
             layer,
             self._poster_frame(understanding, plan.clips),
+            understanding.analysis.frames,
         )
 
     def _overlay(self, spec: OverlaySpec | None, size: tuple[int, int]) -> Overlay | None:
@@ -230,10 +267,15 @@ class VideoPipeline:
         product_image: Frame | None = None,
         keep_audio: bool = True,
     ) -> Summary:
-        """Understand, plan and render in one call (the SummarizeVideo RPC)."""
+        """Understand, plan and render in one call (the SummarizeVideo RPC).
+
+        Everything a request can get wrong (budget, slot, the container's header) is checked
+        before a frame is decoded; the source is decoded once when its frames fit the cache."""
         started = time.perf_counter()
-        understanding = self.understand(data, product_image)
-        slot_aspect, slot_size = self.slot(understanding.info, aspect, size)
+        self.check_request(budget_s, aspect, size)
+        info = probe(data, self.limits)
+        slot_aspect, slot_size = self.slot(info, aspect, size)
+        understanding = self.understand(data, product_image, info=info, slots=[(slot_aspect, slot_size)])
         plan, budget = self.plan(understanding, budget_s)
         planned = time.perf_counter()
         rendered = self.render(understanding, plan, slot_aspect, slot_size, overlay, keep_audio)

@@ -9,7 +9,7 @@ poster is the output frame showing the best-scoring sampled frame, as JPEG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -21,7 +21,7 @@ from creativeloop.kit.logs import get_logger
 from creativeloop.videogen import audio
 from creativeloop.videogen.crop import crop_path
 from creativeloop.videogen.encode import Mp4Writer
-from creativeloop.videogen.media import Frame, VideoInfo, VideoLimits, decode_frames
+from creativeloop.videogen.media import Frame, FrameCache, VideoInfo, VideoLimits, decode_frames
 from creativeloop.videogen.overlay import Overlay
 from creativeloop.videogen.selection import Clip, summary_frames
 
@@ -99,8 +99,12 @@ def render_clips(
     options: RenderOptions,
     overlay: Overlay | None = None,
     poster_source_frame: int | None = None,
+    cache: FrameCache | None = None,
 ) -> RenderedClip:
-    """Encode `clips` (story order) of the source `data`; `centres[shot]` drive the crop."""
+    """Encode `clips` (story order) of the source `data`; `centres[shot]` drive the crop.
+
+    The frames come from `cache` when it holds them all (the analysis pass kept them: the source
+    is decoded once), else from a second decode of `data`."""
     if not clips:
         raise ValueError("nothing to render")
     fps = float(info.fps)
@@ -142,10 +146,21 @@ def render_clips(
         wanted[clip.start : clip.end] = True
     state = _Compositor(writer, overlay, crossfade, track, fps)
     poster: Frame | None = None
+    scale = 1.0
+    frames: Iterator[tuple[int, Frame | None]]
+    cached = cache is not None and cache.complete and len(cache) >= len(wanted)
+    if cache is not None and cached:
+        scale = cache.scale
+        frames = ((i, None) for i in range(len(wanted)))  # windows are cut from the cache below
+    else:
+        frames = decode_frames(data, info, limits, None, wanted=wanted)
+    window = options.window
+    if scale < 1.0:  # the cached frames are smaller than the source: so is the window
+        window = (max(2, round(window[0] * scale)), max(2, round(window[1] * scale)))
     try:
         piece_index = 0
-        for index, frame in decode_frames(data, info, limits, None, wanted=wanted):
-            if frame is None:
+        for index, frame in frames:
+            if frame is None and not (cached and wanted[index]):
                 continue
             while piece_index < len(pieces) and index >= pieces[piece_index].clip.end:
                 state.end_piece(pieces[piece_index].clip.frames, piece_index == len(pieces) - 1)
@@ -156,7 +171,14 @@ def render_clips(
             if index < piece.clip.start:
                 continue
             x, y = piece.corners[index - piece.clip.start]
-            crop = frame[y : y + options.window[1], x : x + options.window[0]]
+            if cache is not None and cached:
+                if scale < 1.0:
+                    x = min(round(x * scale), cache.size[0] - window[0])
+                    y = min(round(y * scale), cache.size[1] - window[1])
+                crop = cache.crop(index, x, y, window[0], window[1])  # converts the window only
+            else:
+                assert frame is not None
+                crop = frame[y : y + window[1], x : x + window[0]]
             out = cv2.resize(crop, options.size, interpolation=cv2.INTER_AREA)
             if index == poster_source_frame:
                 poster = out.copy()

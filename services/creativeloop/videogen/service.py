@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,21 @@ MP4 = "video/mp4"
 JPEG = "image/jpeg"
 
 
+#: Absolute paths (two components or more) and file or s3 uris: where the server keeps things.
+_SERVER_LOCATION = re.compile(r"\b(?:file|s3)://[^\s'\"]*|(?<![\w:/])(?:/[\w.~+\-]+){2,}/?")
+
+
+def public_reason(reason: str) -> str:
+    """A rejection reason fit to send to a client: server paths and storage uris left out.
+
+    >>> public_reason("'file:///srv/assets/ab/abc.mp4' is outside the asset store /srv/assets")
+    "'<server location>' is outside the asset store <server location>"
+    >>> public_reason("duration budget 1e-09 s outside [1, 120] s; aspect 9:16")
+    'duration budget 1e-09 s outside [1, 120] s; aspect 9:16'
+    """
+    return _SERVER_LOCATION.sub("<server location>", reason)
+
+
 def _digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
@@ -54,7 +70,9 @@ class MediaReader:
             try:
                 data = self.store.get(media.uri)
             except AssetNotFound as exc:
-                raise VideoRejected(f"{what}: {exc}") from exc
+                # The store's own message names where it lives: log it, tell the client less.
+                log.info("asset not found", what=what, reason=str(exc))
+                raise VideoRejected(f"{what}: no such asset in the asset store") from exc
         else:
             raise VideoRejected(f"{what} needs content or uri")
         if len(data) > max_bytes:
@@ -131,10 +149,23 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         self, request: videogen_pb2.SummarizeVideoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> videogen_pb2.SummarizeVideoResponse:
         try:
+            # What needs no video (budget, aspect, size) is checked before waiting for a job slot,
+            # reading the video or decoding a frame: a bad request costs microseconds.
+            self._pipeline.check_request(self._budget(request), *self._slot_request(request))
             async with self._jobs:
                 return await asyncio.to_thread(self._summarize, request)
         except VideoRejected as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, public_reason(exc.reason))
+
+    def _budget(self, request: videogen_pb2.SummarizeVideoRequest) -> float:
+        return request.duration_budget_seconds or self._settings.default_budget_s
+
+    @staticmethod
+    def _slot_request(
+        request: videogen_pb2.SummarizeVideoRequest,
+    ) -> tuple[str | None, tuple[int, int] | None]:
+        size = (request.width, request.height) if request.width > 0 and request.height > 0 else None
+        return request.aspect_ratio or None, size
 
     def _summarize(self, request: videogen_pb2.SummarizeVideoRequest) -> videogen_pb2.SummarizeVideoResponse:
         settings = self._settings
@@ -144,11 +175,12 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
             raw = self._reader.read(request.product_image, "product_image", settings.max_image_bytes)
             product = decode_still(raw, settings.max_image_bytes, settings.max_image_pixels)
         overlay = _overlay(request.overlay, self._reader, settings.max_image_bytes)
+        aspect, size = self._slot_request(request)
         summary = self._pipeline.summarize(
             data,
-            request.duration_budget_seconds or settings.default_budget_s,
-            aspect=request.aspect_ratio or None,
-            size=(request.width, request.height) if request.width > 0 and request.height > 0 else None,
+            self._budget(request),
+            aspect=aspect,
+            size=size,
             overlay=overlay,
             product_image=product,
             keep_audio=not request.drop_audio,
@@ -178,7 +210,7 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
             async with self._jobs:
                 return await asyncio.to_thread(self._animate, request)
         except VideoRejected as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, public_reason(exc.reason))
 
     def _animate(self, request: videogen_pb2.AnimateImagesRequest) -> videogen_pb2.AnimateImagesResponse:
         settings = self._settings

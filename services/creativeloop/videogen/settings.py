@@ -66,6 +66,18 @@ class VideogenSettings(ServiceSettings):
     max_image_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest input image, in bytes.")
     max_image_pixels: int = Field(40_000_000, ge=1024, description="Largest input image, in pixels.")
     max_budget_s: float = Field(120.0, gt=0, description="Longest clip a request may ask for, in seconds.")
+    min_budget_s: float = Field(
+        1.0,
+        gt=0,
+        description="Shortest clip a request may ask for, in seconds (shorter budgets are rejected "
+        "before the video is decoded).",
+    )
+    decode_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Decoded frames kept per job for the render, in MiB, so a summary decodes its "
+        "source once; longer or larger sources are decoded a second time (0: always).",
+    )
     default_budget_s: float = Field(15.0, gt=0, description="Clip length of requests that name none.")
     default_aspect: str = Field("9:16", description="Slot aspect ratio of requests that name no size.")
 
@@ -80,28 +92,63 @@ class VideogenSettings(ServiceSettings):
     adaptive_threshold: float = Field(3.0, gt=0, description="AdaptiveDetector ratio to its rolling mean.")
     adaptive_min_content: float = Field(15.0, ge=0, description="AdaptiveDetector minimum content value.")
     histogram_threshold: float = Field(0.2, gt=0, lt=1, description="HistogramDetector threshold (0..1).")
-    fade_detector: bool = Field(True, description="Detect fades to/from black (ThresholdDetector).")
-    fade_threshold: float = Field(12.0, ge=0, le=255, description="ThresholdDetector: mean level of 'black'.")
-    dissolve_detector: bool = Field(True, description="Detect dissolves (twin-comparison on histograms).")
-    dissolve_low: float = Field(
-        0.06,
+    fade_detector: bool = Field(
+        True, description="Detect fades through a solid picture (black or white, holds included)."
+    )
+    fade_depth: float = Field(
+        0.2,
         gt=0,
         lt=1,
-        description="Twin comparison: frame-to-frame histogram change that opens a candidate.",
+        description="A fade's darkest (or brightest) frame keeps at most this share of the contrast "
+        "around it.",
     )
-    dissolve_high: float = Field(
-        0.45, gt=0, lt=1, description="Twin comparison: change across the candidate that makes a transition."
+    dissolve_detector: bool = Field(True, description="Detect dissolves (local linearity of the frames).")
+    dissolve_change: float = Field(
+        8.0, gt=0, description="Smallest change (grey levels, 4 frames apart) at the peak of a dissolve."
+    )
+    dissolve_linearity: float = Field(
+        0.22,
+        gt=0,
+        lt=1,
+        description="A dissolve's frame is the mean of its neighbours within this share of the change.",
+    )
+    dissolve_blend: float = Field(
+        0.45,
+        gt=0,
+        lt=1,
+        description="A dissolve's middle is a blend of its ends within this share of their difference.",
+    )
+    same_picture: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="Aligned thumbnails at least this correlated are the same picture (no boundary).",
     )
     min_shot_s: float = Field(0.25, gt=0, description="Shortest shot; closer boundaries are merged.")
-    flash_filter: bool = Field(True, description="Drop cuts whose frames before and after a flash match.")
-    flash_max_s: float = Field(0.3, gt=0, description="Longest flash (bright or dark burst), in seconds.")
-    flash_similarity: float = Field(
-        0.35, gt=0, lt=1, description="Histogram distance under which frames around a flash are one shot."
+    flash_filter: bool = Field(
+        True,
+        description="Check proposed cuts: drop flashes, lighting changes, motion and local changes "
+        "(captions, passing objects) after which the same picture continues.",
     )
+    flash_max_s: float = Field(
+        0.6, gt=0, description="Longest flash (bright or dark burst, decay included), in seconds."
+    )
+    local_change: float = Field(
+        0.45,
+        gt=0,
+        le=1,
+        description="A proposed cut that leaves this share of the frame's blocks unchanged is not a cut.",
+    )
+    max_transition_s: float = Field(2.0, gt=0, description="Longest fade or dissolve, in seconds.")
 
     # --- scoring
     samples_per_s: float = Field(4.0, gt=0, le=30, description="Frames scored per second of video.")
-    face_samples_per_s: float = Field(1.0, ge=0, le=30, description="Frames searched for faces per second.")
+    face_samples_per_s: float = Field(
+        0.25,
+        ge=0,
+        le=30,
+        description="Frames searched for faces per second of each shot (at least one per shot; 0: none).",
+    )
     haar_cascade: Path = Field(
         Path("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
         description="Haar cascade for faces (Debian `opencv-data`); faces score 0 if missing.",
