@@ -57,6 +57,9 @@ class BanditProcess:
             "CREATIVELOOP_BANDIT_GRPC_PORT": str(self.grpc_port),
             "CREATIVELOOP_BANDIT_METRICS_PORT": str(self.metrics_port),
             "CREATIVELOOP_BANDIT_DATA_DIR": str(self.work_dir / "state"),
+            # These tests stamp events at a fixed time (2027-01-15, for exact expected texts), weeks
+            # from the records' Kafka timestamps: widen the event-time sanity bound to a year.
+            "CREATIVELOOP_BANDIT_MAX_EVENT_LEAD_S": str(365 * 86400),
             "PYTHONUNBUFFERED": "1",
             **self.env,
         }
@@ -240,7 +243,7 @@ async def test_counts_per_bucket_dead_letters_health_metrics_and_restart(bandit:
         return f"{run}-i{n}"
 
     settings = CommonSettings(bootstrap_servers=bandit.bootstrap_servers)
-    raw = AIOKafkaProducer(bootstrap_servers=bandit.bootstrap_servers)
+    raw = AIOKafkaProducer(bootstrap_servers=bandit.bootstrap_servers, max_request_size=4 * 1024 * 1024)
     await raw.start()
     try:
         async with (
@@ -278,20 +281,26 @@ async def test_counts_per_bucket_dead_letters_health_metrics_and_restart(bandit:
             await raw.send_and_wait(AD_IMPRESSIONS.name, invalid.SerializeToString(), key=iid(9).encode())
             misrouted = click(iid(2)).SerializeToString()
             await raw.send_and_wait(AD_CLICKS.name, misrouted, key=f"{run}-x".encode())
+            # Poison: a record over the 1 MiB cap, and an impression shown on 9999-12-31.
+            oversized = b"\x0a\x02i9" + b"\x00" * (1024 * 1024 + 100)
+            await raw.send_and_wait(AD_IMPRESSIONS.name, oversized, key=f"{run}-big".encode())
+            doomsday = impression(iid(8), a)
+            doomsday.shown_at.seconds = 253_402_300_799
+            await raw.send_and_wait(AD_IMPRESSIONS.name, doomsday.SerializeToString(), key=iid(8).encode())
 
             # Clicks are `ok` or `held` depending on which topic faust reads first: only the sum is fixed.
             handled = await wait_for_events(
                 bandit,
-                lambda seen: sum(seen.values()) == 13,
+                lambda seen: sum(seen.values()) == 15,
                 60,
-                "all 13 records to be handled",
+                "all 15 records to be handled",
             )
             assert handled.get(("ad.clicks", "ok"), 0) + handled.get(("ad.clicks", "held"), 0) == 3, handled
             assert handled[("ad.clicks", "duplicate")] == 1, handled
             assert handled[("ad.clicks", "dead_lettered")] == 1, handled
             assert handled[("ad.impressions", "ok")] == 5, handled
             assert handled[("ad.impressions", "duplicate")] == 1, handled
-            assert handled[("ad.impressions", "dead_lettered")] == 2, handled
+            assert handled[("ad.impressions", "dead_lettered")] == 4, handled
             expected = {
                 (a, MOBILE_BUCKET): (1.0, 1.0),
                 (a, DESKTOP_BUCKET): (1.0, 0.0),
@@ -302,16 +311,21 @@ async def test_counts_per_bucket_dead_letters_health_metrics_and_restart(bandit:
             await wait_for_stats(stats, expected, 60)
             assert {k for k, _ in stats.records} == {stats_key(cid, bucket) for cid, bucket in expected}
             # Updated as of the event time of the counts, not of publication.
-            assert {e.updated_at.seconds for e in stats.events()} == {T}
+            assert {e.updated_at.seconds for e in stats.events()} == {T}  # 9999-12-31 reached no count
             # A creative's records share a partition, buckets before the aggregate: a reader that
             # keeps one record per creative_id ends on the aggregate.
             for cid in (a, b):
                 assert [e for e in stats.events() if e.creative_id == cid][-1].context_bucket == ""
 
             await wait_until(
-                lambda: len(impressions_dlq.records) >= 2, 30, "two letters in ad.impressions.dlq"
+                lambda: len(impressions_dlq.records) >= 4, 30, "four letters in ad.impressions.dlq"
             )
             letters = {k: e for k, e in impressions_dlq.records}
+            big = letters[f"{run}-big"]
+            assert big.reason == f"record value of {len(oversized)} bytes over the 1048576-byte cap"
+            assert big.value == oversized[: 64 * 1024]  # truncated: the letter fits the producer's cap
+            assert "9999-12-31T23:59:59Z is more than" in letters[iid(8)].reason
+            assert "(max_event_lead_s)" in letters[iid(8)].reason
             assert letters[f"{run}-garbage"].value == garbage
             assert letters[f"{run}-garbage"].source_topic == AD_IMPRESSIONS.name
             assert letters[f"{run}-garbage"].consumer == APP_ID

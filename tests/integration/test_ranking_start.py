@@ -141,7 +141,14 @@ async def test_ranking_reads_no_logs_and_a_bounded_look_back_at_start(
         await wait_serving(f"127.0.0.1:{port}", process, 60, lambda: log_path.read_text()[-3000:])
         lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
         read = next(line["records"] for line in lines if line.get("event") == "latest state read")
-        assert set(read) == {"creatives", "bandit.stats", "content.profiles", "user.behaviour"}, read
+        latest_state = {
+            "creatives",
+            "creative.controls",
+            "bandit.stats",
+            "content.profiles",
+            "user.behaviour",
+        }
+        assert set(read) == latest_state, read
         assert read["bandit.stats"] < 2_000 and read["user.behaviour"] < 2_000, read
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             rank = ranking_pb2_grpc.RankingServiceStub(channel).Rank

@@ -23,7 +23,9 @@ class EchoUnderstanding(understanding_pb2_grpc.UnderstandingServiceServicer):
         if not request.product.title:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty title")
         if request.product.title == "boom":
-            raise InvalidEvent("unexpected")
+            raise KeyError("unexpected")  # a bug: UNKNOWN
+        if request.product.title == "invalid":
+            raise InvalidEvent("title is invalid")  # a kit.validation.Invalid: INVALID_ARGUMENT
         return understanding_pb2.UnderstandResponse()
 
 
@@ -95,6 +97,12 @@ async def test_health_reflection_and_metrics(runtime: Any) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as boom:
             await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "boom"}))
         assert boom.value.code() == grpc.StatusCode.UNKNOWN
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.Understand(understanding_pb2.UnderstandRequest(product={"title": "invalid"}))
+        assert (invalid.value.code(), invalid.value.details()) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "title is invalid",
+        )
 
     text = await asyncio.to_thread(
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{rt.metrics_port}/metrics").read().decode()

@@ -75,6 +75,7 @@ class FakeProducer:
     def __init__(self, broker: FakeBroker) -> None:
         self.broker = broker
         self.batches: list[list[tuple[str, Message]]] = []
+        self.tombstones: list[tuple[str, str]] = []
 
     async def send(self, topic: Topic, key: str, event: Message, *, partition: int | None = None) -> None:
         assert isinstance(event, topic.message) and partition is not None
@@ -84,6 +85,9 @@ class FakeProducer:
         self.batches.append(list(items))
         for key, event in items:
             self.broker.append(topic.name, 0, key, event.SerializeToString())
+
+    async def send_tombstone(self, topic: Topic, key: str) -> None:
+        self.tombstones.append((topic.name, key))
 
     def keys(self) -> list[list[str]]:
         return [[key for key, _ in batch] for batch in self.batches]
@@ -165,19 +169,52 @@ async def test_a_newer_version_retires_the_outputs_it_supersedes() -> None:
     assert h.retired[-1] == Retirement("copytest", "p1", 2, 2, False, ("p1-v2-t-1", "p1-v2-t-2"))
 
 
-async def test_an_unadmitted_profile_generates_nothing_but_supersedes() -> None:
+async def test_an_unadmitted_profile_generates_nothing_and_pauses_what_it_supersedes() -> None:
     h = Harness()
     await h.stage(profile_event(1))
+    v1 = ("p1-v1-t-1", "p1-v1-t-2")
     with capture_logs() as logs:
         await h.stage(profile_event(2, admitted=False))
     assert len(h.producer.batches) == 1, "nothing published for the unadmitted version"
     assert any(e["event"] == "not admitted: nothing generated" and e["reasons"] == ["X"] for e in logs)
-    assert h.retired == [Retirement("copytest", "p1", 1, 2, False, ("p1-v1-t-1", "p1-v1-t-2"))]
+    assert h.retired == [Retirement("copytest", "p1", 1, 2, False, v1, paused=True, reasons=("X",))]
+    # The paused keys stay the product's standing keys, so the next admitted version retires them.
+    assert h.stage.versions.get("p1") == Progress(2, False, v1, admitted=False)
+    await h.stage(profile_event(2, admitted=False))  # a replay pauses nothing again
     await h.stage(profile_event(1))  # an admitted but older version stays skipped
-    assert len(h.producer.batches) == 1
+    assert len(h.producer.batches) == 1 and len(h.retired) == 1
     await h.stage(profile_event(3))
     assert h.producer.keys()[-1] == ["p1-v3-t-1", "p1-v3-t-2"]
-    assert len(h.retired) == 1, "version 2 published nothing, so version 3 retires nothing"
+    assert h.retired[-1] == Retirement("copytest", "p1", 2, 3, False, v1), (
+        "admitted again: paused ones retire"
+    )
+    assert h.stage.versions.get("p1") == Progress(3, False, ("p1-v3-t-1", "p1-v3-t-2"))
+
+
+async def test_a_deletion_after_a_lost_admission_retires_the_paused_outputs() -> None:
+    h = Harness()
+    await h.stage(profile_event(1))
+    await h.stage(profile_event(2, admitted=False))
+    await h.stage(profile_event(3, admitted=False))  # still not admitted: nothing more to pause
+    assert len(h.retired) == 1 and h.retired[0].paused
+    assert h.stage.versions.get("p1") == Progress(3, False, ("p1-v1-t-1", "p1-v1-t-2"), admitted=False)
+    await h.stage(profile_event(3, deleted=True))
+    assert h.retired[-1] == Retirement("copytest", "p1", 3, 3, True, ("p1-v1-t-1", "p1-v1-t-2"))
+
+
+async def test_a_lost_admission_survives_a_restart() -> None:
+    broker = FakeBroker()
+    first = Harness(broker, persisted=True)
+    await first.stage.assigned(frozenset({0}))
+    await first.stage(profile_event(1))
+    await first.stage(profile_event(2, admitted=False))
+    restarted = Harness(broker, persisted=True)
+    await restarted.stage.assigned(frozenset({0}))
+    assert restarted.stage.versions.get("p1") == Progress(
+        2, False, ("p1-v1-t-1", "p1-v1-t-2"), admitted=False
+    )
+    await restarted.stage(profile_event(3))
+    assert restarted.retired == [Retirement("copytest", "p1", 2, 3, False, ("p1-v1-t-1", "p1-v1-t-2"))]
 
 
 async def test_a_deleted_profile_retires_everything_and_blocks_its_version() -> None:
@@ -224,6 +261,7 @@ async def test_understanding_passes_a_deletion_on() -> None:
         profile_for,
         product_subject,
         on_delete=deleted,
+        tombstone=True,
     )
     product = common_pb2.Product(product_id="p1", version=2, title="x")
     await stage(events_pb2.ProductChanged(product=product))
@@ -232,6 +270,7 @@ async def test_understanding_passes_a_deletion_on() -> None:
     )
     last = cast(events_pb2.ContentProfileUpdated, producer.batches[-1][0][1])
     assert last.deleted and last.profile.product_id == "p1" and last.profile.product_version == 2
+    assert producer.tombstones == [("content.profiles", "p1")], "then the profile is tombstoned"
 
 
 async def test_the_default_retirement_hook_logs() -> None:

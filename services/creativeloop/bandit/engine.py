@@ -49,7 +49,7 @@ from creativeloop.bandit.metrics import (
 from creativeloop.bandit.partition import Flush, PartitionCache, PartitionState, Rules
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.bandit.stats import UNATTRIBUTED, Letter
-from creativeloop.kit.codec import dead_letter
+from creativeloop.kit.codec import dead_letter, dead_letter_headers
 from creativeloop.kit.context import stats_key
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
@@ -115,6 +115,8 @@ class BanditEngine:
             refresh_s=s.refresh_s,
             stats_interval_s=s.stats_interval_s,
             behaviour_interval_s=s.behaviour_interval_s,
+            max_event_lead_s=s.max_event_lead_s or None,
+            max_event_age_s=s.max_event_age_s or None,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -315,7 +317,10 @@ class BanditEngine:
             consumer=self.app_id,
         )
         topic = AD_IMPRESSIONS.dlq.name if record.topic == AD_IMPRESSIONS.name else AD_CLICKS.dlq.name
-        await self._producer.send_and_wait(topic, dead.SerializeToString(), key=record.key)
+        headers = dead_letter_headers(record.key, record.value)
+        await self._producer.send_and_wait(
+            topic, dead.SerializeToString(), key=dead.key or None, headers=headers
+        )
         if letter.kind in UNATTRIBUTED:
             CLICKS_UNATTRIBUTED.labels(letter.kind.value).inc()
 

@@ -83,6 +83,9 @@ class Rules:
     refresh_s: float
     #: Each creative's / user's records are published at most this often (and at once after a pause).
     stats_interval_s: float = 0.5
+    #: Event-time sanity bounds around the record timestamp (None: unbounded; see `ImpressionLedger`).
+    max_event_lead_s: float | None = None
+    max_event_age_s: float | None = None
     behaviour_interval_s: float = 1.0
 
 
@@ -146,7 +149,15 @@ class PartitionState:
     def __init__(self, partition: int, rules: Rules, fence: int = -1) -> None:
         self.partition = partition
         self.rules = rules
-        self.ledger = ImpressionLedger({}, {}, rules.window_s, rules.horizon_s, rules.max_clock_lead_s)
+        self.ledger = ImpressionLedger(
+            {},
+            {},
+            rules.window_s,
+            rules.horizon_s,
+            rules.max_clock_lead_s,
+            rules.max_event_lead_s,
+            rules.max_event_age_s,
+        )
         self.ledger.track_changes()
         self.counter = CreativeCounter({}, rules.half_life_s)
         self.users: OrderedDict[str, UserWindow] = OrderedDict()

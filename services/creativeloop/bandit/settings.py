@@ -67,6 +67,19 @@ class BanditSettings(ServiceSettings):
         "ahead of the newest Kafka record timestamp read, so one impression stamped in the far future "
         "cannot evict a partition's state.",
     )
+    max_event_lead_s: float = Field(
+        86400.0,
+        ge=0,
+        description="Event-time sanity bound: an impression whose `shown_at` (or a click whose `clicked_at`) "
+        "is more than this many seconds after its Kafka record timestamp goes to the topic's DLQ with the "
+        "reason, so a far-future time cannot corrupt decayed counts or hold a click forever. 0: no bound.",
+    )
+    max_event_age_s: float = Field(
+        30 * 86400.0,
+        ge=0,
+        description="Event-time sanity bound: an impression or click stamped more than this many seconds "
+        "before its Kafka record timestamp goes to the topic's DLQ with the reason. 0: no bound.",
+    )
     user_history: int = Field(
         200, ge=1, description="Most recent impressions per user kept and published on `user.behaviour`."
     )

@@ -246,6 +246,8 @@ class LetterKind(StrEnum):
     OUTSIDE_WINDOW = "outside_window"
     #: Older than window + dedupe horizon: it could be a duplicate of a record already forgotten.
     EXPIRED = "expired"
+    #: Event time too far from the record's Kafka timestamp (`max_event_lead_s`, `max_event_age_s`).
+    IMPLAUSIBLE_TIME = "implausible_time"
 
 
 #: The kinds of letters that are valid clicks not counted.
@@ -328,6 +330,8 @@ class ImpressionLedger:
         window_s: float,
         horizon_s: float = DEFAULT_HORIZON_S,
         max_clock_lead_s: float | None = None,
+        max_event_lead_s: float | None = None,
+        max_event_age_s: float | None = None,
     ) -> None:
         if window_s <= 0:
             raise ValueError(f"attribution window must be positive, not {window_s}")
@@ -339,6 +343,9 @@ class ImpressionLedger:
         #: How long after its time (+ window) an impression_id's state is kept.
         self.horizon_ns = round(horizon_s * NS_PER_S)
         self._lead_ns = None if max_clock_lead_s is None else round(max_clock_lead_s * NS_PER_S)
+        #: Event-time sanity bounds around the record's Kafka timestamp (None or 0: unbounded).
+        self._event_lead_ns = round(max_event_lead_s * NS_PER_S) if max_event_lead_s else None
+        self._event_age_ns = round(max_event_age_s * NS_PER_S) if max_event_age_s else None
         #: Per partition: the newest `shown_at` read from it.
         self._clock: dict[int, int] = {}
         #: Per partition: the eviction clock (the impression clock, bounded by record timestamps).
@@ -467,6 +474,26 @@ class ImpressionLedger:
         clock = self._eviction_clock.get(partition)
         return clock is not None and at_ns + self.window_ns + self.horizon_ns <= clock
 
+    def _implausible(self, what: str, at_ns: int, timestamp_ns: int) -> str | None:
+        """Why an event time is too far from its record's Kafka timestamp to be true, or None.
+
+        Checked against the record timestamp, not the wall clock, so a record gets the same verdict
+        when it is read again after a crash. A record without a timestamp (0 or less) is not checked.
+        """
+        if timestamp_ns <= 0:
+            return None
+        if self._event_lead_ns is not None and at_ns - timestamp_ns > self._event_lead_ns:
+            return (
+                f"{what} time {_iso(at_ns)} is more than {_seconds(self._event_lead_ns)} after "
+                f"its record's timestamp {_iso(timestamp_ns)} (max_event_lead_s)"
+            )
+        if self._event_age_ns is not None and timestamp_ns - at_ns > self._event_age_ns:
+            return (
+                f"{what} time {_iso(at_ns)} is more than {_seconds(self._event_age_ns)} before "
+                f"its record's timestamp {_iso(timestamp_ns)} (max_event_age_s)"
+            )
+        return None
+
     def _too_old(
         self, what: str, at_ns: int, partition: int, record: SourceRecord | KafkaRecord
     ) -> tuple[Verdict, tuple[Letter, ...]]:
@@ -529,6 +556,12 @@ class ImpressionLedger:
         """
         stamp = event.shown_at
         shown_at = stamp.seconds * NS_PER_S + stamp.nanos if (stamp.seconds or stamp.nanos) else timestamp_ns
+        if self._event_lead_ns is not None or self._event_age_ns is not None:
+            why = self._implausible("impression", shown_at, timestamp_ns)
+            if why is not None:
+                return Verdict.DEAD_LETTERED, (
+                    Letter(SourceRecord.of(record), LetterKind.IMPLAUSIBLE_TIME, why),
+                )
         impression_id = event.impression_id
         raw = self._table.get(impression_id)
         state = raw if raw is None or type(raw) is ImpressionState else ImpressionState.decode(raw)
@@ -591,6 +624,12 @@ class ImpressionLedger:
         clicked_at = (
             stamp.seconds * NS_PER_S + stamp.nanos if (stamp.seconds or stamp.nanos) else timestamp_ns
         )
+        if self._event_lead_ns is not None or self._event_age_ns is not None:
+            why = self._implausible("click", clicked_at, timestamp_ns)
+            if why is not None:
+                return Verdict.DEAD_LETTERED, (
+                    Letter(SourceRecord.of(record), LetterKind.IMPLAUSIBLE_TIME, why),
+                )
         click_clock = self._click_clock.get(partition)
         if click_clock is None or clicked_at > click_clock:
             self._click_clock[partition] = clicked_at

@@ -79,7 +79,15 @@ class BanditStreams:
     def ledger(self) -> ImpressionLedger:
         """A stage 1 ledger with the rules every partition's is built with."""
         rules = self.engine.rules()
-        return ImpressionLedger({}, {}, rules.window_s, rules.horizon_s, rules.max_clock_lead_s)
+        return ImpressionLedger(
+            {},
+            {},
+            rules.window_s,
+            rules.horizon_s,
+            rules.max_clock_lead_s,
+            rules.max_event_lead_s,
+            rules.max_event_age_s,
+        )
 
     @property
     def counter(self) -> CreativeCounter:

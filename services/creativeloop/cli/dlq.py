@@ -95,5 +95,10 @@ def dlq_replay(
         click.echo(("would replay " if dry_run else "replayed ") + _line(letter))
     for letter in report.skipped:
         click.echo("skipped (failed replay) " + _line(letter))
+    for letter in report.truncated:
+        click.echo(f"skipped (truncated {letter.truncated}) " + _line(letter))
     verb = "would replay" if dry_run else "replayed"
-    click.echo(f"{verb} {len(report.replayed)}, skipped {len(report.skipped)} failed replays")
+    click.echo(
+        f"{verb} {len(report.replayed)}, skipped {len(report.skipped)} failed replays"
+        + (f" and {len(report.truncated)} truncated letters" if report.truncated else "")
+    )

@@ -16,6 +16,7 @@ from creativeloop.copygen.generator import CopyModel, GeneratorUnavailable
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.copygen.slots import SLOTS, resolve_slot
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
@@ -25,7 +26,6 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
@@ -249,12 +249,18 @@ class ProfileHandler:
         generators: Generators | None = None,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._generators = generators
         self.stage = ProfileStage(
-            "copygen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "copygen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property

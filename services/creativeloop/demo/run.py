@@ -31,6 +31,7 @@ from creativeloop.datasets.reviews import load_reviews
 from creativeloop.demo.traffic import ClickModel, TrafficReport, TrafficSimulator, plot_traffic
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.feed import TopicFeed
+from creativeloop.kit.lifecycle import is_live
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings, GrpcTlsSettings
 from creativeloop.kit.tls import aio_channel
@@ -71,6 +72,9 @@ class LoopObserver:
         self.profiles[event.profile.product_id] = event.profile
 
     def _creative(self, _key: str, event: events_pb2.CreativeUpdated) -> None:
+        if not is_live(event):  # paused, retired or rejected: no longer a candidate
+            self.creatives.pop(event.creative.creative_id, None)
+            return
         if event.creative.creative_id not in self.creatives:
             self.last_creative_at = time.monotonic()
         self.creatives[event.creative.creative_id] = event.creative

@@ -112,19 +112,29 @@ class FontBook:
     dejavu = default
 
     def get(self, size: int, *, bold: bool = False, cjk: bool = False) -> Font:
-        cache: dict[tuple[str, int], Font] | None = getattr(self._local, "fonts", None)
+        """The font of `role` at `size`, from a per-thread cache of at most `FONT_CACHE_SIZE`
+        fonts (requests choose canvas sizes, so sizes are unbounded: the least recent go)."""
+        cache: LruCache | None = getattr(self._local, "fonts", None)
         if cache is None:
-            cache = self._local.fonts = {}
+            cache = self._local.fonts = LruCache(FONT_CACHE_SIZE)
         role = "cjk" if cjk else "bold" if bold else "regular"
-        font = cache.get((role, size))
-        if font is None:
+
+        def load() -> Font:
             path = self._paths[role]
             if path is None:
-                font = ImageFont.load_default(size=size)
-            else:
-                font = ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
-            cache[(role, size)] = font
-        return font
+                return ImageFont.load_default(size=size)
+            return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+
+        return cache.get((role, size), load)
+
+    def cached(self) -> int:
+        """Fonts cached by the calling thread."""
+        cache: LruCache | None = getattr(self._local, "fonts", None)
+        return 0 if cache is None else len(cache)
+
+
+#: Most fonts (role x size) each rendering thread keeps loaded.
+FONT_CACHE_SIZE = 64
 
 
 class LruCache:
@@ -136,6 +146,9 @@ class LruCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Hashable, make: Callable[[], V]) -> V:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -26,6 +27,7 @@ from creativeloop.imagegen.templates import SIZES, Template
 from creativeloop.kit.assets import AssetNotFound
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.errors import DependencyUnavailable
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models.client import ModelClient
 from creativeloop.kit.models.factory import model_client_from_settings
@@ -37,12 +39,12 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.tls import aio_channel
 from creativeloop.kit.topics import CREATIVES
+from creativeloop.kit.validation import Invalid, check_id, check_price, check_probability, require
 from creativeloop.v1 import (
     common_pb2,
     copygen_pb2,
@@ -133,6 +135,20 @@ class ImagegenServicer(imagegen_pb2_grpc.ImageGenerationServiceServicer):
 
     def _check(self, request: imagegen_pb2.RenderCreativeRequest) -> None:
         """Cheap checks that need no decoding."""
+        try:
+            check_id("product_id", request.product_id)
+            check_probability("product_confidence", request.product_confidence)
+            box = request.product_box
+            for name in ("x", "y", "width", "height"):
+                value = getattr(box, name)
+                require(
+                    math.isfinite(value) and -1.0 <= value <= 2.0,
+                    f"product_box.{name} {value!r} is not in [-1, 2]",
+                )
+            if request.HasField("price"):
+                check_price("price", request.price)
+        except Invalid as exc:
+            raise RenderRejected(exc.reason) from None
         image = request.product_image
         if not image.content and not image.uri:
             raise RenderRejected("product_image needs content or uri")
@@ -331,14 +347,20 @@ class ProfileHandler:
         copy: CopyClient,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._renderer = renderer
         self._copy = copy
         self.stage = ProfileStage(
-            "imagegen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "imagegen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property

@@ -91,16 +91,22 @@ class FilesystemAssetStore:
         return path.as_uri(), digest
 
     def get(self, uri: str) -> bytes:
+        if "\x00" in uri:
+            raise AssetNotFound("asset uri contains a NUL character")
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             raise AssetNotFound(f"unsupported asset uri scheme {parsed.scheme!r} in {uri!r}")
         path = Path(parsed.path).resolve()
         if not path.is_relative_to(self.root):
-            raise AssetNotFound(f"{uri!r} is outside the asset store {self.root}")
+            raise AssetNotFound(f"{uri!r} is outside the asset store")
         try:
             return path.read_bytes()
         except FileNotFoundError as exc:
             raise AssetNotFound(f"no asset at {uri!r}") from exc
+        except OSError as exc:  # a directory, unreadable, a name too long...: not an asset either
+            raise AssetNotFound(
+                f"no readable asset at {uri!r} ({exc.strerror or type(exc).__name__})"
+            ) from exc
 
 
 class S3AssetStore:
@@ -173,6 +179,8 @@ class S3AssetStore:
         return f"s3://{self.bucket}/{key}", digest
 
     def get(self, uri: str) -> bytes:
+        if "\x00" in uri:
+            raise AssetNotFound("asset uri contains a NUL character")
         parsed = urlparse(uri)
         if parsed.scheme == "file" and self.fallback is not None:
             return self.fallback.get(uri)

@@ -41,7 +41,7 @@ from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge
 
-from creativeloop.kit.codec import InvalidEvent, decode
+from creativeloop.kit.codec import InvalidEvent, decode, record_key
 from creativeloop.kit.errors import Failure, FailureKind, classify
 from creativeloop.kit.health import Availability
 from creativeloop.kit.kafka import client_options
@@ -231,7 +231,7 @@ class EventWorker(Generic[M]):
 
     # -- one record ------------------------------------------------------------------------------
     def _delivery(self, record: ConsumerRecord[bytes, bytes]) -> Delivery[M]:
-        key = (record.key or b"").decode(errors="replace")
+        key = record_key(record.key)
         if record.value is None and self._tombstones:
             return Delivery(None, key, record.partition, record.offset)
         event: M = decode(self._topic.message, record.value)  # type: ignore[assignment]

@@ -13,6 +13,9 @@ is idempotent in two ways:
   (``acks=all``). A second run starts after the last committed letter, so running replay twice
   publishes every letter once. Only a crash between publishing a batch and committing it
   publishes that batch again on the next run (at least once, never lost).
+- **A letter of an oversized record** holds only the record's first 64 KiB (headers give the
+  whole value's sha256 and size, `creativeloop.kit.codec.dead_letter_headers`): it is never
+  replayed (`ReplayReport.truncated`).
 - **A replayed record that fails again** is dead-lettered with its headers (`EventProducer`
   copies them), so its new letter names the letter it was replayed from; replay skips such
   letters unless asked to (`include_failed_replays`), so bad records do not loop.
@@ -37,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import DecodeError
 
+from creativeloop.kit.codec import TRUNCATED_HEADER
 from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.feed import read_to_end
 from creativeloop.kit.kafka import client_options
@@ -77,6 +81,11 @@ class Letter:
     headers: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     @property
+    def truncated(self) -> str:
+        """What the letter holds only the start of ("value", "key", "key,value"), or "" (whole)."""
+        return next((v.decode(errors="replace") for n, v in self.headers if n == TRUNCATED_HEADER), "")
+
+    @property
     def ref(self) -> str:
         """ "<dlq topic>/<partition>/<offset>": how a replayed record names this letter."""
         return f"{self.dlq_topic}/{self.dlq_partition}/{self.offset}"
@@ -96,6 +105,7 @@ class Letter:
             "consumer": self.consumer,
             "failed_at": self.failed_at.isoformat(),
             "replay_of": self.replay_of,
+            "truncated": self.truncated,
         }
 
 
@@ -105,6 +115,10 @@ def letter_from_record(record: ConsumerRecord[bytes, bytes]) -> Letter:
         message = events_pb2.DeadLetter.FromString(record.value or b"")
     except DecodeError as exc:
         raise ValueError(f"{record.topic}@{record.offset}: not a DeadLetter: {exc}") from exc
+    try:
+        failed_at = message.failed_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:  # a Timestamp outside its range
+        raise ValueError(f"{record.topic}@{record.offset}: bad failed_at: {exc}") from exc
     headers = tuple((name, bytes(value)) for name, value in (record.headers or ()))
     replay_of = next((value.decode(errors="replace") for name, value in headers if name == REPLAY_HEADER), "")
     return Letter(
@@ -118,7 +132,7 @@ def letter_from_record(record: ConsumerRecord[bytes, bytes]) -> Letter:
         value=message.value,
         reason=message.reason,
         consumer=message.consumer,
-        failed_at=message.failed_at.ToDatetime(tzinfo=UTC),
+        failed_at=failed_at,
         replay_of=replay_of,
         headers=headers,
     )
@@ -148,6 +162,8 @@ class ReplayReport:
     replayed: list[Letter] = field(default_factory=list)
     #: Letters of replayed records that failed again, left alone (see `include_failed_replays`).
     skipped: list[Letter] = field(default_factory=list)
+    #: Letters of oversized records, which hold only their start (`Letter.truncated`): never replayed.
+    truncated: list[Letter] = field(default_factory=list)
 
 
 async def replay(
@@ -222,6 +238,10 @@ async def replay(
                     done = record.offset + 1
                     if letter.replay_of and not include_failed_replays:
                         report.skipped.append(letter)
+                        continue
+                    if letter.truncated:  # only the start of the record is here: nothing to replay
+                        log.warning("skipped truncated dead letter", letter=letter.ref, cut=letter.truncated)
+                        report.truncated.append(letter)
                         continue
                     report.replayed.append(letter)
                     this_run.add(letter.ref)

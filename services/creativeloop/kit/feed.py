@@ -22,8 +22,9 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
+from prometheus_client import Counter
 
-from creativeloop.kit.codec import InvalidEvent, decode
+from creativeloop.kit.codec import InvalidEvent, decode, record_key
 from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
@@ -33,6 +34,13 @@ from creativeloop.kit.topics import Topic
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=Message)
+
+SKIPPED = Counter(
+    "creativeloop_feed_records_skipped_total",
+    "Records a latest-state view skipped, by topic and reason (invalid: undecodable, failed validation "
+    "or a key that is not UTF-8; apply_failed: applying it raised).",
+    ["topic", "reason"],
+)
 
 #: The broker answers a fetch with nothing new after at most this long (the freshness of a feed).
 FETCH_MAX_WAIT_MS = 50
@@ -64,6 +72,39 @@ class TopicFeed(Generic[M]):
         self._lookback_s = lookback_s
         self.caught_up = asyncio.Event()
         self.records_read = 0
+        for reason in ("invalid", "apply_failed"):  # export zeros, so rate() sees the first increment
+            SKIPPED.labels(topic.name, reason)
+
+    def take(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Apply one record to the view; False if it was skipped (logged and counted), never raises.
+
+        A bad record (undecodable, invalid, a key that is not UTF-8) is skipped with the reason;
+        so is one whose `apply` fails (a bug, logged with the error): one record must not stop
+        the view, nor put the service in a crash loop as it is read again at every start.
+        """
+        try:
+            key = record_key(record.key)
+            if record.value is None:
+                if self._delete is not None:
+                    self._delete(key)
+                return True
+            event: M = decode(self.topic.message, record.value)  # type: ignore[assignment]
+        except InvalidEvent as exc:
+            SKIPPED.labels(self.topic.name, "invalid").inc()
+            log.warning("skipped invalid record", topic=record.topic, offset=record.offset, reason=exc.reason)
+            return False
+        try:
+            self._apply(key, event)
+        except Exception as exc:
+            SKIPPED.labels(self.topic.name, "apply_failed").inc()
+            log.error(
+                "skipped record: applying it failed",
+                topic=record.topic,
+                offset=record.offset,
+                error=repr(exc),
+            )
+            return False
+        return True
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -98,17 +139,7 @@ class TopicFeed(Generic[M]):
                 for records in batches.values():
                     self.records_read += len(records)
                     for record in records:
-                        key = (record.key or b"").decode(errors="replace")
-                        if record.value is None:
-                            if self._delete is not None:
-                                self._delete(key)
-                            continue
-                        try:
-                            event: M = decode(self.topic.message, record.value)  # type: ignore[assignment]
-                        except InvalidEvent as exc:
-                            log.warning("skipped invalid record", topic=record.topic, reason=exc.reason)
-                            continue
-                        self._apply(key, event)
+                        self.take(record)
                 if not batches and not self.caught_up.is_set():
                     # Caught up: every partition is past what existed at start, and a poll came
                     # back empty (which also covers Tansu's short "latest" offset).

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from creativeloop.kit.validation import Invalid
+
 DEPENDENCY_UP = Gauge(
     "creativeloop_dependency_up",
     "1 while a dependency the service needs to serve (e.g. its model backend) answers, else 0.",
@@ -41,7 +43,8 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     It also decodes the request itself: gRPC would answer bytes that are not the method's request
     message with INTERNAL before any handler or metric saw them; here they are INVALID_ARGUMENT,
-    with the reason, and counted like any other RPC.
+    with the reason, and counted like any other RPC. A `creativeloop.kit.validation.Invalid`
+    raised by a handler (the shared domain checks) is INVALID_ARGUMENT with its reason too.
     """
 
     async def intercept_service(
@@ -66,7 +69,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                 except Exception as error:  # protobuf's DecodeError, or a bad UTF-8 string field
                     code = grpc.StatusCode.INVALID_ARGUMENT
                     await context.abort(code, f"undecodable {method} request ({len(raw)} bytes): {error}")
-                return await inner(request, context)
+                try:
+                    return await inner(request, context)
+                except Invalid as error:  # a domain check (`kit.validation`) the servicer let through
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await context.abort(code, error.reason)
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
 
-from creativeloop.kit.codec import dead_letter, encode
+from creativeloop.kit.codec import dead_letter, dead_letter_headers, encode
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import Topic
@@ -45,6 +45,10 @@ class EventProducer:
             raise TypeError(f"{topic.name} carries {topic.message.__name__}, not {type(event).__name__}")
         await self._producer.send_and_wait(topic.name, encode(event), key=key.encode(), partition=partition)
 
+    async def send_tombstone(self, topic: Topic, key: str) -> None:
+        """Publish a tombstone (null value) under `key`: the key is deleted (compaction drops it)."""
+        await self._producer.send_and_wait(topic.name, None, key=key.encode())
+
     async def send_batch(self, topic: Topic, items: Sequence[tuple[str, Message]]) -> None:
         """Publish many events, waiting once for all of them (keeps per-key order)."""
         futures = []
@@ -59,7 +63,9 @@ class EventProducer:
         """Park an unprocessable record on `<topic>.dlq` with why, so the stream can go on.
 
         The record's headers go along: a replayed record (`creativeloop.kit.dlq`) that fails
-        again keeps the header naming the letter it was replayed from.
+        again keeps the header naming the letter it was replayed from. A letter keeps at most the
+        first 64 KiB of the value (headers give the whole value's sha256 and size,
+        `kit.codec.dead_letter_headers`), so it fits the producer's cap whatever it rejects.
         """
         letter = dead_letter(
             topic=record.topic,
@@ -70,7 +76,9 @@ class EventProducer:
             reason=reason,
             consumer=self._client_id,
         )
-        headers = [(name, bytes(value)) for name, value in (record.headers or ())]
+        headers = dead_letter_headers(
+            record.key, record.value, [(name, bytes(value)) for name, value in (record.headers or ())]
+        )
         await self._producer.send_and_wait(
-            topic.dlq.name, letter.SerializeToString(), key=record.key, headers=headers or None
+            topic.dlq.name, letter.SerializeToString(), key=letter.key or None, headers=headers
         )

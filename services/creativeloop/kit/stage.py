@@ -10,18 +10,22 @@ generators (content.profiles -> creatives: copygen, imagegen, videogen). Each pl
 2. **Deletion.** A ``deleted`` event (`ProductChanged.deleted`, `ContentProfileUpdated.deleted`)
    or a tombstone (null value) under the product id deletes the product at that version (a
    tombstone carries no version: the newest known one). The stage publishes what `on_delete`
-   returns (understanding passes the deletion on to content.profiles; generators publish
-   nothing), calls the retirement hook, and from then on skips that version and older ones; a
-   newer version re-creates the product.
+   returns (understanding passes the deletion on to content.profiles, then tombstones the
+   profile there; generators publish nothing), calls the retirement hook, and from then on
+   skips that version and older ones; a newer version re-creates the product.
 3. **Admission.** A profile that is not admitted is logged with its reasons and generates
-   nothing; it still counts as the product's newest version, so it supersedes (and retires) the
-   outputs of the version before it.
+   nothing; it still counts as the product's newest version, so it supersedes the outputs of the
+   version before it: the retirement hook gets them with ``paused`` set (the creatives are
+   paused, not retired), and the progress keeps them as the product's standing keys, so the next
+   admitted version (or a deletion) retires them.
 4. **Publishing.** The batch goes out with `EventProducer.send_batch` and is idempotent: keys are
    deterministic (creative ids hash product, version and inputs; assets are content-addressed),
    so a retried or replayed batch rewrites the same latest state on a compacted topic.
 5. **Retirement.** When a version supersedes one whose outputs were published, the hook gets a
    `Retirement` with the product id, old and new version and the old version's keys that the new
-   batch does not republish; when a product is deleted it gets the keys of the version deleted.
+   batch does not republish (``paused`` when the new version is not admitted); when a product is
+   deleted it gets the keys of the version deleted. `creativeloop.kit.lifecycle.CreativeRetirer`
+   turns it into state changes on `creatives` (the generators' hook).
    It is called after the new batch is out and before the progress is recorded, so a failure
    in between calls it again on the retry (it must be idempotent). The default only logs.
 6. **Progress** (version, deleted, keys) is recorded last, so a crash anywhere before it just
@@ -71,7 +75,7 @@ published ['txt-1']
 published ['txt-2']
 retire ('txt-1',) of version 1 for 2
 >>> stage.versions.get("p1")
-Progress(version=2, deleted=False, output_ids=('txt-2',))
+Progress(version=2, deleted=False, output_ids=('txt-2',), admitted=True)
 """
 
 from __future__ import annotations
@@ -135,7 +139,10 @@ class Progress:
 
     version: int
     deleted: bool = False
+    #: Keys standing for the product: published for `version`, or (not admitted) the keys of the
+    #: version before it, which `version` paused.
     output_ids: tuple[str, ...] = ()
+    admitted: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,13 +158,17 @@ class Retirement:
     deleted: bool
     #: Keys published for `old_version` that `new_version` does not publish again.
     output_ids: tuple[str, ...]
+    #: `new_version` is not admitted: the outputs are paused, not retired.
+    paused: bool = False
+    #: Why `new_version` is not admitted (its admission reason codes), when paused.
+    reasons: tuple[str, ...] = ()
 
 
 RetireHook = Callable[[Retirement], Awaitable[None]]
 
 
 async def log_retirement(retirement: Retirement) -> None:
-    """The default retirement hook: say what would be retired (creative lifecycle comes later)."""
+    """The default retirement hook: log only (generators use `kit.lifecycle.CreativeRetirer`)."""
     log.info(
         "outputs superseded",
         stage=retirement.stage,
@@ -266,7 +277,12 @@ class TopicVersionStore(MemoryVersionStore):
             self.remember(
                 progress.input_partition,
                 progress.product_id,
-                Progress(progress.version, progress.deleted, tuple(progress.output_ids)),
+                Progress(
+                    progress.version,
+                    progress.deleted,
+                    tuple(progress.output_ids),
+                    admitted=not progress.not_admitted,
+                ),
             )
             loaded += 1
         log.info(
@@ -293,6 +309,7 @@ class TopicVersionStore(MemoryVersionStore):
                 output_ids=progress.output_ids,
                 updated_at=now_timestamp(),
                 input_partition=partition,
+                not_admitted=not progress.admitted,
             ),
             partition=partition % self._partitions,
         )
@@ -311,7 +328,9 @@ class ProfileStage(Generic[In]):
 
     `subject` reads product id, version, deletion and admission off an input event
     (`product_subject`, `profile_subject`); `on_delete` gives the records to publish when a product
-    is deleted (default none). `published` counts the records published.
+    is deleted (default none), and `tombstone` follows them with a tombstone under the product id
+    (understanding: the profile leaves the compacted content.profiles). `published` counts the
+    records published.
     """
 
     def __init__(
@@ -325,6 +344,7 @@ class ProfileStage(Generic[In]):
         versions: VersionStore | None = None,
         retire: RetireHook = log_retirement,
         on_delete: Callable[[Subject], Sequence[Keyed]] | None = None,
+        tombstone: bool = False,
     ) -> None:
         self.name = name
         self._producer = producer
@@ -334,6 +354,7 @@ class ProfileStage(Generic[In]):
         self.versions: VersionStore = versions if versions is not None else MemoryVersionStore()
         self._retire = retire
         self._on_delete = on_delete
+        self._tombstone = tombstone
         self.published = 0
 
     async def __call__(self, event: In) -> None:
@@ -366,13 +387,14 @@ class ProfileStage(Generic[In]):
             return
         if subject.deleted:
             await self._publish(self._on_delete(subject) if self._on_delete is not None else ())
+            if self._tombstone:
+                await self._producer.send_tombstone(self._output, subject.product_id)
             await self._retire_superseded(subject, known, keep=())
             await self.versions.put(delivery.partition, subject.product_id, Progress(subject.version, True))
             log.info(
                 "product deleted", stage=self.name, product_id=subject.product_id, version=subject.version
             )
             return
-        outputs: Sequence[Keyed] = ()
         if not subject.admitted:
             log.info(
                 "not admitted: nothing generated",
@@ -381,9 +403,18 @@ class ProfileStage(Generic[In]):
                 version=subject.version,
                 reasons=list(subject.reasons),
             )
-        else:
-            assert delivery.event is not None
-            outputs = await self._generate(delivery.event)
+            standing = known.output_ids if known is not None and not known.deleted else ()
+            if known is not None and not known.admitted:
+                known = None  # its outputs were paused already (a replay, or another unadmitted version)
+            await self._retire_superseded(subject, known, keep=(), paused=True)
+            await self.versions.put(
+                delivery.partition,
+                subject.product_id,
+                Progress(subject.version, False, standing, admitted=False),
+            )
+            return
+        assert delivery.event is not None
+        outputs = await self._generate(delivery.event)
         await self._publish(outputs)
         keys = tuple(key for key, _ in outputs)
         await self._retire_superseded(subject, known, keep=keys)
@@ -396,7 +427,9 @@ class ProfileStage(Generic[In]):
             await self._producer.send_batch(self._output, outputs)
             self.published += len(outputs)
 
-    async def _retire_superseded(self, subject: Subject, known: Progress | None, keep: Sequence[str]) -> None:
+    async def _retire_superseded(
+        self, subject: Subject, known: Progress | None, keep: Sequence[str], *, paused: bool = False
+    ) -> None:
         if known is None:
             if subject.deleted:
                 await self._retire(Retirement(self.name, subject.product_id, None, subject.version, True, ()))
@@ -408,7 +441,14 @@ class ProfileStage(Generic[In]):
         if gone or subject.deleted:
             await self._retire(
                 Retirement(
-                    self.name, subject.product_id, known.version, subject.version, subject.deleted, gone
+                    self.name,
+                    subject.product_id,
+                    known.version,
+                    subject.version,
+                    subject.deleted,
+                    gone,
+                    paused=paused,
+                    reasons=subject.reasons if paused else (),
                 )
             )
 

@@ -44,6 +44,10 @@ USER_BEHAVIOUR = Topic("user.behaviour", streams_pb2.UserBehaviour, key="user_id
 #: to its input record's partition number, so a worker reads back only its partitions' progress.
 STAGE_PROGRESS = Topic("stage.progress", events_pb2.StageProgress, key="stage/product_id", compacted=True)
 
+#: People's decisions about creatives (pin, reject), written by ranking's SetControl RPC and read
+#: by every ranking replica; a tombstone releases the creative. See docs/architecture.md.
+CREATIVE_CONTROLS = Topic("creative.controls", events_pb2.CreativeControl, key="creative_id", compacted=True)
+
 SOURCE_TOPICS: tuple[Topic, ...] = (
     PRODUCT_CHANGES,
     CONTENT_PROFILES,
@@ -55,7 +59,9 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
 )
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
-ALL_TOPICS: tuple[Topic, ...] = SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS,)
+ALL_TOPICS: tuple[Topic, ...] = (
+    SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS, CREATIVE_CONTROLS)
+)
 
 
 def by_name(name: str) -> Topic:

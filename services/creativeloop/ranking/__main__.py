@@ -14,16 +14,20 @@ from collections.abc import Callable, Coroutine  # noqa: E402
 from typing import Any  # noqa: E402
 
 from creativeloop.kit.feed import TopicFeed  # noqa: E402
+from creativeloop.kit.lifecycle import is_live  # noqa: E402
 from creativeloop.kit.logs import configure_logging, get_logger  # noqa: E402
+from creativeloop.kit.producer import EventProducer  # noqa: E402
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
 from creativeloop.kit.topics import (  # noqa: E402
     AD_CLICKS,
     AD_IMPRESSIONS,
     BANDIT_STATS,
     CONTENT_PROFILES,
+    CREATIVE_CONTROLS,
     CREATIVES,
     USER_BEHAVIOUR,
 )
+from creativeloop.ranking.control import CreativeControlServicer  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
 from creativeloop.ranking.model import ModelHolder  # noqa: E402
 from creativeloop.ranking.outcomes import OutcomeJoiner  # noqa: E402
@@ -31,20 +35,23 @@ from creativeloop.ranking.policies import build_policy  # noqa: E402
 from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
-from creativeloop.v1 import events_pb2, ranking_pb2, ranking_pb2_grpc  # noqa: E402
+from creativeloop.v1 import control_pb2, control_pb2_grpc, events_pb2, ranking_pb2, ranking_pb2_grpc  # noqa: E402
 
 log = get_logger(__name__)
 
 
 async def serve(settings: RankingSettings) -> None:
     catalogue, stats = CreativeCatalogue(), StatsBoard()
+    producer = EventProducer(settings.common, "ranking")  # SetControl's decisions
+    await producer.start()
     features = FeatureStore(settings.max_users, settings.user_history)
     models = ModelHolder(settings.model_dir, settings.model_poll_s)
     policy = build_policy(settings, stats, features, models)
 
     def creative(key: str, event: Any) -> None:
         catalogue.apply(key, event)
-        features.apply_creative(key, event)
+        if is_live(event):  # a state record carries no content: keep what the features have
+            features.apply_creative(key, event)
 
     def bandit_stats(key: str, event: events_pb2.BanditStats) -> None:
         stats.apply(key, event)
@@ -58,6 +65,7 @@ async def serve(settings: RankingSettings) -> None:
     lookback = settings.state_lookback_s or None
     feeds: list[TopicFeed[Any]] = [
         TopicFeed(settings.common, CREATIVES, creative),
+        TopicFeed(settings.common, CREATIVE_CONTROLS, catalogue.apply_control, delete=catalogue.release),
         TopicFeed(settings.common, BANDIT_STATS, bandit_stats, lookback_s=lookback),
     ]
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -99,10 +107,16 @@ async def serve(settings: RankingSettings) -> None:
                 RankingServicer(settings, catalogue, policy),
                 ranking_pb2_grpc.add_RankingServiceServicer_to_server,
                 service_name(ranking_pb2, "RankingService"),
-            )
+            ),
+            GrpcServicer(
+                CreativeControlServicer(catalogue, producer),
+                control_pb2_grpc.add_CreativeControlServiceServicer_to_server,
+                service_name(control_pb2, "CreativeControlService"),
+            ),
         ],
         tasks=tasks,
         ready_check=caught_up,
+        on_stop=[producer.stop],
     )
     await runtime.run()
 

@@ -136,6 +136,11 @@ def tag_tokens(profile: common_pb2.ContentProfile | None) -> list[str]:
     return [f"tag={tag.text.lower()}" for tag in profile.tags[:MAX_TAGS] if tag.text]
 
 
+#: Most context buckets whose feature row is cached: the request's context picks the bucket, so
+#: hostile or varied requests must not grow the cache without bound.
+MAX_CONTEXT_ROWS = 4096
+
+
 @dataclass
 class _CreativeEntry:
     creative: common_pb2.Creative
@@ -418,8 +423,15 @@ class FeatureStore:
             row = np.zeros(CONTEXT_HASH_DIM)
             if bucket:
                 row[stable_hash(bucket, CONTEXT_HASH_DIM)] = 1.0
+            if len(self._context_rows) >= MAX_CONTEXT_ROWS:  # requests choose the contexts: bounded
+                self._context_rows.clear()
             self._context_rows[bucket] = row
         return row
+
+    @property
+    def context_rows(self) -> int:
+        """Context buckets whose feature row is cached (at most `MAX_CONTEXT_ROWS`)."""
+        return len(self._context_rows)
 
     def _user(self, user_id: str) -> _User:
         user = self._users.get(user_id)

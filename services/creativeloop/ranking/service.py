@@ -1,18 +1,59 @@
-"""The Rank RPC: choose one creative for a request and say how likely that choice was."""
+"""The Rank RPC: choose one creative for a request and say how likely that choice was.
+
+Only LIVE creatives are served (see `creativeloop.kit.lifecycle`). Paused, retired and rejected
+ones are skipped, also when the request names them in ``candidate_creative_ids``; when nothing
+live is left the call fails with FAILED_PRECONDITION, naming how many creatives are in which
+state. A product (or candidate id) ranking never saw fails with INVALID_ARGUMENT. Rejected
+creatives (`creative.controls`) count as not live; pinned live candidates are served outside the
+policy (see `creativeloop.ranking.control`).
+"""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
 
+from creativeloop.kit.validation import MAX_MAP_ENTRIES, Invalid, check_finite, check_id, check_map, require
+from creativeloop.ranking.control import PINNED_POLICY_VERSION
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import CreativeCatalogue
-from creativeloop.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
+from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
 
 __all__ = ["POLICY_VERSION", "RankingServicer"]
+
+
+def _count_states(states: Mapping[str, int]) -> str:
+    """E.g. "2 CREATIVE_STATE_PAUSED, 1 CREATIVE_STATE_RETIRED"."""
+    counts = Counter(events_pb2.CreativeState.Name(state) for state in states.values())
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+
+
+_FORMATS = frozenset(common_pb2.CreativeFormat.values())
+
+
+def _check(request: ranking_pb2.RankRequest) -> None:
+    """The request's ids, context, typed features and format are sane (`kit.validation`), or `Invalid`."""
+    check_id("product_id", request.product_id, required=True)
+    check_id("user_id", request.user_id)
+    for creative_id in request.candidate_creative_ids:
+        check_id("candidate_creative_ids", creative_id)
+    check_map("context", request.context)
+    check_map("features.categorical", request.features.categorical)
+    numeric = request.features.numeric
+    require(
+        len(numeric) <= MAX_MAP_ENTRIES,
+        f"features.numeric has {len(numeric)} entries, over {MAX_MAP_ENTRIES}",
+    )
+    for key, value in numeric.items():
+        check_id("features.numeric key", key)
+        check_finite(f"features.numeric[{key!r}]", value, minimum=None)
+    require(request.format in _FORMATS, f"unknown format {request.format}")
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
@@ -20,33 +61,54 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
         self._settings = settings
         self._catalogue = catalogue
         self._policy = policy
+        self._random = random.Random(settings.seed)
 
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ranking_pb2.RankResponse:
-        if not request.product_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "missing product_id")
+        try:
+            _check(request)
+        except Invalid as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
         if len(request.candidate_creative_ids) > self._settings.max_candidates:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{len(request.candidate_creative_ids)} candidates, limit {self._settings.max_candidates}",
             )
         creative_format = request.format or common_pb2.CREATIVE_FORMAT_IMAGE
+        format_name = common_pb2.CreativeFormat.Name(creative_format)
         candidates = self._catalogue.candidates(request.product_id, creative_format)
+        inactive = self._catalogue.inactive(request.product_id)
         if request.candidate_creative_ids:
             wanted = set(request.candidate_creative_ids)
-            unknown = wanted - {c.creative_id for c in candidates}
+            unknown = wanted - {c.creative_id for c in candidates} - set(inactive)
             if unknown:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"unknown or not live for product {request.product_id!r}: {sorted(unknown)[:5]}",
+                    f"unknown for product {request.product_id!r} in {format_name}: {sorted(unknown)[:5]}",
                 )
-            candidates = [c for c in candidates if c.creative_id in wanted]
+            candidates = [c for c in candidates if c.creative_id in wanted]  # non-live ones skipped
+            inactive = {cid: state for cid, state in inactive.items() if cid in wanted}
+        if not candidates and inactive:
+            # The product (or the requested candidates) had creatives, none of them live now.
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"no live {format_name} creatives for product {request.product_id!r}: "
+                f"{_count_states(inactive)}",
+            )
         if not candidates:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"unknown product_id {request.product_id!r}: no live "
-                f"{common_pb2.CreativeFormat.Name(creative_format)} creatives",
+                f"unknown product_id {request.product_id!r}: no live {format_name} creatives",
+            )
+        pinned = self._catalogue.pinned(candidates)
+        if pinned:  # a person's choice, outside the bandit: uniform among the pinned, said so
+            return ranking_pb2.RankResponse(
+                creative=pinned[self._random.randrange(len(pinned))],
+                propensity=1.0 / len(pinned),
+                impression_id=uuid.uuid4().hex,
+                policy_version=PINNED_POLICY_VERSION,
+                candidates=len(candidates),
             )
         decision = self._policy.pull(
             [c.creative_id for c in candidates],

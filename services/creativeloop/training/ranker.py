@@ -35,6 +35,7 @@ from sklearn.metrics import roc_auc_score
 
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.kafka import client_options
+from creativeloop.kit.lifecycle import is_live
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, CONTENT_PROFILES, CREATIVES, Topic
@@ -113,7 +114,8 @@ def build_dataset(logs: Logs, max_users: int = 100_000, user_history: int = 200)
     """Replay the logs in time order through a `FeatureStore` (see the module doc)."""
     store = FeatureStore(max_users, user_history, max_pending_clicks=0)
     for creative in logs.creatives:
-        store.apply_creative(creative.creative.creative_id, creative)
+        if is_live(creative):  # lifecycle state records carry no content
+            store.apply_creative(creative.creative.creative_id, creative)
     for profile in logs.profiles:
         store.apply_profile(profile.profile.product_id, profile)
     impressions: dict[str, events_pb2.Impression] = {}

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
 from creativeloop.kit.images import ImageRejected, decode_image
+from creativeloop.understanding.product_box import MIN_SIDE
 from creativeloop.v1 import common_pb2
 
 
@@ -46,7 +47,7 @@ def image_bytes(media: common_pb2.Media, index: int, assets: AssetStore, max_byt
 def decode(data: bytes, index: int, max_pixels: int) -> npt.NDArray[np.uint8]:
     """BGR uint8 pixels, or InvalidEvent saying why not (corrupt, truncated, unsupported, too big)."""
     try:
-        return decode_image(data, subject=f"images[{index}]", max_pixels=max_pixels, min_side=8).pixels
+        return decode_image(data, subject=f"images[{index}]", max_pixels=max_pixels, min_side=MIN_SIDE).pixels
     except ImageRejected as error:
         raise InvalidEvent(error.reason) from error
 

@@ -35,7 +35,9 @@ Image = npt.NDArray[np.uint8]
 FloatMap = npt.NDArray[np.float32]
 
 _BORDER = 0.05  # share of the short side used as the border band
-_MIN_SIDE = 16
+#: The smallest side a product can be located in; smaller images are rejected when loaded.
+MIN_SIDE = 16
+_MIN_SIDE = MIN_SIDE
 _TEXTURE_WEIGHT = 10.0
 _DIST_SCALE = 3.0
 _TRUST_BASE = 0.6

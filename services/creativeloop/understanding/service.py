@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.codec import InvalidEvent, validate
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.models import ModelError
 from creativeloop.kit.producer import EventProducer
@@ -54,6 +54,8 @@ class UnderstandingServicer(understanding_pb2_grpc.UnderstandingServiceServicer)
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> understanding_pb2.UnderstandResponse:
         try:
+            # The same domain checks as a product.changes record (ids, price, media uris, sizes).
+            validate(events_pb2.ProductChanged(product=request.product))
             profile = await self._runner.build(request.product)
         except InvalidEvent as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.reason)
@@ -78,9 +80,10 @@ class ProductChangeHandler:
     """product.changes -> content.profiles through the kit's `ProfileStage`.
 
     The stage skips versions older than one already handled (persisted with a `TopicVersionStore`)
-    and passes deletions on as a `deleted` profile record. Bad products raise InvalidEvent, which
-    the worker dead-letters; a model backend that is down raises ModelError, on which the worker
-    pauses the partition and retries.
+    and passes deletions on as a `deleted` profile record followed by a tombstone (the deleted
+    record tells the generators which version was deleted; the tombstone lets compaction drop
+    the profile). Bad products raise InvalidEvent, which the worker dead-letters; a model backend
+    that is down raises ModelError, on which the worker pauses the partition and retries.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class ProductChangeHandler:
             versions=versions,
             retire=retire,
             on_delete=deleted_profile,
+            tombstone=True,
         )
 
     @property

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
 
 from creativeloop.kit.assets import AssetNotFound, AssetStore
 from creativeloop.kit.codec import InvalidEvent
+from creativeloop.kit.images import ImageRejected, decode_image
+from creativeloop.kit.lifecycle import CreativeRetirer
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.money import format_price
 from creativeloop.kit.producer import EventProducer
@@ -20,11 +23,11 @@ from creativeloop.kit.stage import (
     ProfileStage,
     RetireHook,
     VersionStore,
-    log_retirement,
     profile_subject,
 )
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import CREATIVES
+from creativeloop.kit.validation import Invalid, check_finite, check_id, check_price, require
 from creativeloop.v1 import common_pb2, events_pb2, videogen_pb2, videogen_pb2_grpc
 from creativeloop.videogen.animate import Box
 from creativeloop.videogen.media import Frame, VideoRejected
@@ -80,11 +83,38 @@ class MediaReader:
         return data
 
 
-def _overlay(overlay: videogen_pb2.VideoOverlay, reader: MediaReader, max_bytes: int) -> OverlaySpec:
+def _overlay(
+    overlay: videogen_pb2.VideoOverlay, reader: MediaReader, max_bytes: int, max_pixels: int
+) -> OverlaySpec:
     logo = b""
     if overlay.logo.content or overlay.logo.uri:
         logo = reader.read(overlay.logo, "overlay.logo", max_bytes)
+        try:  # the overlay opens it later: a corrupt or oversized logo is the request's fault
+            decode_image(
+                logo, subject="overlay.logo", max_bytes=max_bytes, max_pixels=max_pixels, keep_alpha=True
+            )
+        except ImageRejected as exc:
+            raise VideoRejected(exc.reason) from None
+    _check(lambda: check_price("overlay.price", overlay.price) if overlay.HasField("price") else None)
     return OverlaySpec(overlay.headline, format_price(overlay.price), logo)
+
+
+def _check(check: Callable[[], None]) -> None:
+    """Run `kit.validation` checks; their `Invalid` is a `VideoRejected` (INVALID_ARGUMENT)."""
+    try:
+        check()
+    except Invalid as exc:
+        raise VideoRejected(exc.reason) from None
+
+
+def _check_box(field: str, box: common_pb2.Box) -> None:
+    for name in ("x", "y", "width", "height"):
+        value = getattr(box, name)
+        require(math.isfinite(value) and -1.0 <= value <= 2.0, f"{field}.{name} {value!r} is not in [-1, 2]")
+
+
+def _check_seconds(field: str, value: float) -> None:
+    check_finite(field, value)
 
 
 def _media(content: bytes, mime_type: str, store: AssetStore | None) -> common_pb2.Media:
@@ -174,7 +204,9 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         if request.product_image.content or request.product_image.uri:
             raw = self._reader.read(request.product_image, "product_image", settings.max_image_bytes)
             product = decode_still(raw, settings.max_image_bytes, settings.max_image_pixels)
-        overlay = _overlay(request.overlay, self._reader, settings.max_image_bytes)
+        _check(lambda: check_id("product_id", request.product_id))
+        _check(lambda: _check_seconds("duration_budget_seconds", request.duration_budget_seconds))
+        overlay = _overlay(request.overlay, self._reader, settings.max_image_bytes, settings.max_image_pixels)
         aspect, size = self._slot_request(request)
         summary = self._pipeline.summarize(
             data,
@@ -216,6 +248,10 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
         settings = self._settings
         if not request.images:
             raise VideoRejected("no images")
+        _check(lambda: check_id("product_id", request.product_id))
+        _check(lambda: _check_seconds("duration_seconds", request.duration_seconds))
+        for box in request.product_boxes:
+            _check(lambda box=box: _check_box("product_boxes", box))  # type: ignore[misc]
         if len(request.images) > settings.animation_max_images:
             raise VideoRejected(f"{len(request.images)} images, limit {settings.animation_max_images}")
         images = [
@@ -235,7 +271,9 @@ class VideogenServicer(videogen_pb2_grpc.VideoGenerationServiceServicer):
             seconds=request.duration_seconds or None,
             aspect=request.aspect_ratio or None,
             size=(request.width, request.height) if request.width > 0 and request.height > 0 else None,
-            overlay=_overlay(request.overlay, self._reader, settings.max_image_bytes),
+            overlay=_overlay(
+                request.overlay, self._reader, settings.max_image_bytes, settings.max_image_pixels
+            ),
             boxes=boxes,
         )
         store = self._store if request.store else None
@@ -294,7 +332,7 @@ class ProfileHandler:
         jobs: asyncio.Semaphore | None = None,
         *,
         versions: VersionStore | None = None,
-        retire: RetireHook = log_retirement,
+        retire: RetireHook | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -303,7 +341,13 @@ class ProfileHandler:
         #: Shared with the servicer, so RPCs and the stream together stay within the limit.
         self._jobs = jobs or asyncio.Semaphore(settings.max_concurrent_jobs)
         self.stage = ProfileStage(
-            "videogen", producer, CREATIVES, self.generate, profile_subject, versions=versions, retire=retire
+            "videogen",
+            producer,
+            CREATIVES,
+            self.generate,
+            profile_subject,
+            versions=versions,
+            retire=retire if retire is not None else CreativeRetirer(producer),
         )
 
     @property
