@@ -35,6 +35,7 @@ from creativeloop.imagegen.service import ImagegenServicer, build_renderer
 from creativeloop.imagegen.settings import ImagegenSettings
 from creativeloop.kit.assets import FilesystemAssetStore
 from creativeloop.kit.metrics import MetricsInterceptor
+from creativeloop.ranking.features import FeatureStore
 from creativeloop.ranking.policies import build_policy
 from creativeloop.ranking.service import RankingServicer
 from creativeloop.ranking.settings import RankingSettings
@@ -574,3 +575,49 @@ def test_videogen_fuzz(videogen: Loopback, asset_dir: Path) -> None:
         "SummarizeVideo", videogen.port, prefix + "SummarizeVideo", summarize, valid_summary, valid_summary
     )
     assert counts["INVALID_ARGUMENT"] > 0
+
+
+def test_rank_shared_with_typed_features() -> None:
+    """The `shared` policy reads typed request features: hostile ones are refused or served."""
+    settings_ = RankingSettings(policy="shared", seed=0)
+    catalogue, stats, features = CreativeCatalogue(), StatsBoard(), FeatureStore()
+    for n in range(3):
+        creative = common_pb2.Creative(
+            creative_id=f"c{n}",
+            product_id="p1",
+            format=common_pb2.CREATIVE_FORMAT_IMAGE,
+            elements={"template": f"t{n}"},
+            numeric_attributes={"text_ratio": 0.1 * n},
+        )
+        event = events_pb2.CreativeUpdated(creative=creative)
+        catalogue.apply(f"c{n}", event)
+        features.apply_creative(f"c{n}", event)
+    servicer = RankingServicer(settings_, catalogue, build_policy(settings_, stats, features))
+
+    def register(server: grpc.aio.Server) -> None:
+        ranking_pb2_grpc.add_RankingServiceServicer_to_server(servicer, server)
+
+    numbers = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 1e308, -1e308, float("nan")])
+    )
+    requests = st.builds(
+        ranking_pb2.RankRequest,
+        user_id=ids,
+        product_id=st.one_of(st.just("p1"), ids),
+        context=st.dictionaries(texts, texts, max_size=4),
+        features=st.builds(
+            common_pb2.RequestFeatures,
+            categorical=st.dictionaries(texts, texts, max_size=4),
+            numeric=st.dictionaries(texts, numbers, max_size=4),
+        ),
+    )
+    valid = ranking_pb2.RankRequest(
+        user_id="u1",
+        product_id="p1",
+        features=common_pb2.RequestFeatures(categorical={"device": "mobile"}, numeric={"age": 30.0}),
+    )
+    with Loopback(register) as server:
+        counts = fuzz(
+            "Rank (shared)", server.port, "/creativeloop.v1.RankingService/Rank", requests, valid, valid
+        )
+    assert counts["OK"] > 0 and counts["INVALID_ARGUMENT"] > 0

@@ -26,6 +26,11 @@ from creativeloop.evaluation import ocr as ocr_report
 from creativeloop.evaluation import product_box as product_box_report
 from creativeloop.evaluation import scene as scene_report
 from creativeloop.evaluation import video as video_report
+from creativeloop.evaluation.policy_bench import references as bench_policies
+from creativeloop.evaluation.policy_bench import report as bench_report
+from creativeloop.evaluation.policy_bench import runner as bench_runner
+from creativeloop.evaluation.policy_bench.worlds import HELD_BACK_FROM as WORLD_HELD_BACK
+from creativeloop.evaluation.policy_bench.worlds import WORLDS
 from creativeloop.kit.models.factory import model_client_from_settings
 from creativeloop.kit.settings import ModelSettings
 from creativeloop.training.scene import scene_classifier, split_features
@@ -323,3 +328,127 @@ def aesthetics(which: str, repository: Path) -> None:
         click.echo("missing sample photos: " + ", ".join(missing))
         sys.exit(2)
     click.echo(aesthetics_report.report(repository))
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@evaluate.command("policies")
+@click.option(
+    "--worlds", default=",".join(WORLDS), show_default=True, help=f"comma-separated, of: {', '.join(WORLDS)}"
+)
+@click.option(
+    "--seeds",
+    default=None,
+    help=(
+        f"comma-separated (default: the tuning seeds {bench_runner.TUNING_SEEDS}; with --final the held-back "
+        f"{bench_runner.HELD_BACK_SEEDS}); seeds >= 1000 need --final"
+    ),
+)
+@click.option(
+    "--requests", "n_requests", default=200_000, show_default=True, help="requests per world and seed"
+)
+@click.option(
+    "--policies",
+    default=",".join(bench_policies.DEFAULT_POLICIES),
+    show_default=True,
+    help="comma-separated, of: " + ", ".join(bench_policies.policy_names()),
+)
+@click.option(
+    "--delay",
+    "delays",
+    default="0",
+    show_default=True,
+    help="comma-separated feedback delays in requests; each run once per delay",
+)
+@click.option("--final", is_flag=True, help="the final run: allows (and defaults to) the held-back seeds")
+@click.option("--json", "json_path", type=_PATH, default=None, help="write every run's metrics as JSON here")
+@click.option("--plot", "plot_dir", type=_PATH, default=None, help="write one PNG per world into this folder")
+@click.option(
+    "--from",
+    "sources",
+    type=_PATH,
+    multiple=True,
+    help="run nothing: report the runs saved in these --json files (e.g. one per seed, run apart)",
+)
+@click.option(
+    "--against",
+    type=_PATH,
+    multiple=True,
+    help="--json files of other runs (e.g. the tuning seeds): their figures beside these",
+)
+def policies(
+    worlds: str,
+    seeds: str | None,
+    n_requests: int,
+    policies: str,
+    delays: str,
+    final: bool,
+    json_path: Path | None,
+    plot_dir: Path | None,
+    sources: tuple[Path, ...],
+    against: tuple[Path, ...],
+) -> None:
+    """Explore-exploit policies on the bench's worlds, on the same request streams: lift vs random,
+    % of oracle, tail % of oracle, regret and recovery after drift."""
+    if sources:
+        rows, curves = bench_report.from_dicts([json.loads(p.read_text()) for p in sources])
+    else:
+        rows, curves = _run_bench(worlds, seeds, n_requests, policies, delays, final)
+    summaries = bench_report.summarise(rows)
+    if against:
+        other_rows, _ = bench_report.from_dicts([json.loads(p.read_text()) for p in against])
+        labels = (_seed_label(rows), _seed_label(other_rows))
+        click.echo(bench_report.markdown(summaries, bench_report.summarise(other_rows), labels))
+    else:
+        click.echo(bench_report.markdown(summaries))
+    if json_path is not None:
+        settings = {"worlds": _names(worlds), "requests": n_requests, "final": final}
+        json_path.write_text(json.dumps(bench_report.to_dict(rows, curves, settings)))
+    if plot_dir is not None:
+        for path in bench_report.plot(curves, plot_dir):
+            click.echo(f"plot: {path}")
+
+
+def _seed_label(rows: list[bench_report.RunMetrics]) -> str:
+    held = {r.seed >= WORLD_HELD_BACK for r in rows}
+    return "held-back" if held == {True} else "tuning" if held == {False} else "mixed"
+
+
+def _run_bench(
+    worlds: str, seeds: str | None, n_requests: int, policies: str, delays: str, final: bool
+) -> tuple[list[bench_report.RunMetrics], list[bench_report.Curve]]:
+    default_seeds = bench_runner.HELD_BACK_SEEDS if final else bench_runner.TUNING_SEEDS
+    seed_list = [int(s) for s in _names(seeds)] if seeds else list(default_seeds)
+    try:
+        bench_runner.check_seeds(seed_list, final)
+    except bench_runner.HeldBackSeed as error:
+        raise click.UsageError(str(error)) from error
+    names = _names(policies)
+    unknown = [n for n in names if n not in bench_policies.policy_names()]
+    if unknown:
+        raise click.UsageError(
+            f"unknown policies {unknown}; known: {', '.join(bench_policies.policy_names())}"
+        )
+
+    def progress(run: bench_runner.PolicyRun) -> None:
+        click.echo(
+            f"{run.world} seed {run.seed} {run.policy} delay {run.delay}: "
+            f"{run.chosen_ctr.mean():.4f} expected CTR, {run.seconds:.1f} s",
+            err=True,
+        )
+
+    truths, runs = bench_runner.run(
+        _names(worlds),
+        seed_list,
+        names,
+        n_requests,
+        [int(d) for d in _names(delays)],
+        final=final,
+        progress=progress,
+    )
+    by_stream = {(t.world, t.seed): t for t in truths}
+    rows = [bench_report.metrics(r, by_stream[(r.world, r.seed)]) for r in runs]
+    curves = [bench_report.curve(r, by_stream[(r.world, r.seed)]) for r in runs]
+    return rows, curves

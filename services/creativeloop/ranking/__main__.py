@@ -19,6 +19,8 @@ from creativeloop.kit.logs import configure_logging, get_logger  # noqa: E402
 from creativeloop.kit.producer import EventProducer  # noqa: E402
 from creativeloop.kit.server import GrpcServicer, ServiceRuntime, service_name  # noqa: E402
 from creativeloop.kit.topics import (  # noqa: E402
+    AD_CLICKS,
+    AD_IMPRESSIONS,
     BANDIT_STATS,
     CONTENT_PROFILES,
     CREATIVE_CONTROLS,
@@ -28,6 +30,7 @@ from creativeloop.kit.topics import (  # noqa: E402
 from creativeloop.ranking.control import CreativeControlServicer  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
 from creativeloop.ranking.model import ModelHolder  # noqa: E402
+from creativeloop.ranking.outcomes import OutcomeJoiner  # noqa: E402
 from creativeloop.ranking.policies import build_policy  # noqa: E402
 from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
@@ -54,11 +57,11 @@ async def serve(settings: RankingSettings) -> None:
         stats.apply(key, event)
         features.apply_stats(key, event)
 
-    # Ranking reads latest state only, never the impression and click logs: the bandit owns the
-    # join and publishes counts (bandit.stats) and each user's recent behaviour (user.behaviour),
-    # re-publishing every key at least every few minutes, so a replica reads a bounded look-back
-    # of them and starts in seconds whatever the history. No consumer group: every replica keeps
-    # the same caches.
+    # Ranking reads latest state only, not the impression and click logs (except for `shared`,
+    # below): the bandit owns the join and publishes counts (bandit.stats) and each user's recent
+    # behaviour (user.behaviour), re-publishing every key at least every few minutes, so a
+    # replica reads a bounded look-back of them and starts in seconds whatever the history. No
+    # consumer group: every replica keeps the same caches.
     lookback = settings.state_lookback_s or None
     feeds: list[TopicFeed[Any]] = [
         TopicFeed(settings.common, CREATIVES, creative),
@@ -77,6 +80,15 @@ async def serve(settings: RankingSettings) -> None:
                 lookback_s=lookback,
             ),
         ]
+    if settings.policy == "shared":
+        # The one policy that learns a model from every outcome: it follows the impression and
+        # click logs from the look-back on (not from the beginning) and joins them itself.
+        joiner = OutcomeJoiner(policy.update, settings.reward_wait_s)
+        feeds += [
+            TopicFeed(settings.common, AD_IMPRESSIONS, joiner.impression, lookback_s=lookback),
+            TopicFeed(settings.common, AD_CLICKS, joiner.click, lookback_s=lookback),
+        ]
+        tasks.append(joiner.run)
     if settings.policy == "hybrid":  # the only policy that reads the CTR model
         await asyncio.to_thread(models.refresh)
         tasks.append(models.poll)

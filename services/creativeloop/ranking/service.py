@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from creativeloop.kit.validation import Invalid, check_id, check_map, require
+from creativeloop.kit.validation import MAX_MAP_ENTRIES, Invalid, check_finite, check_id, check_map, require
 from creativeloop.ranking.control import PINNED_POLICY_VERSION
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
@@ -38,12 +38,21 @@ _FORMATS = frozenset(common_pb2.CreativeFormat.values())
 
 
 def _check(request: ranking_pb2.RankRequest) -> None:
-    """The request's ids, context and format are sane (`kit.validation`), or `Invalid`."""
+    """The request's ids, context, typed features and format are sane (`kit.validation`), or `Invalid`."""
     check_id("product_id", request.product_id, required=True)
     check_id("user_id", request.user_id)
     for creative_id in request.candidate_creative_ids:
         check_id("candidate_creative_ids", creative_id)
     check_map("context", request.context)
+    check_map("features.categorical", request.features.categorical)
+    numeric = request.features.numeric
+    require(
+        len(numeric) <= MAX_MAP_ENTRIES,
+        f"features.numeric has {len(numeric)} entries, over {MAX_MAP_ENTRIES}",
+    )
+    for key, value in numeric.items():
+        check_id("features.numeric key", key)
+        check_finite(f"features.numeric[{key!r}]", value, minimum=None)
     require(request.format in _FORMATS, f"unknown format {request.format}")
 
 
@@ -101,7 +110,12 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 policy_version=PINNED_POLICY_VERSION,
                 candidates=len(candidates),
             )
-        decision = self._policy.pull([c.creative_id for c in candidates], request.user_id, request.context)
+        decision = self._policy.pull(
+            [c.creative_id for c in candidates],
+            request.user_id,
+            request.context,
+            features=request.features if request.HasField("features") else None,
+        )
         return ranking_pb2.RankResponse(
             creative=candidates[decision.index],
             propensity=decision.propensity,

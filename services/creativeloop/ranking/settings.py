@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from creativeloop.kit.settings import ServiceSettings
 
-Policy = Literal["thompson", "hybrid", "lints"]
+Policy = Literal["thompson", "hybrid", "lints", "shared"]
 
 
 class RankingSettings(ServiceSettings):
@@ -25,7 +25,10 @@ class RankingSettings(ServiceSettings):
         description=(
             "`thompson`: context-free Beta-Thompson sampling; `hybrid`: Beta-Thompson whose prior per "
             "creative comes from the CTR model's prediction for the user (uniform prior, i.e. `thompson`, "
-            "while no model is loaded); `lints`: linear Thompson sampling over the feature vector."
+            "while no model is loaded); `lints`: linear Thompson sampling over the feature vector; "
+            "`shared`: one Bayesian logistic model of click on request features crossed with creative "
+            "features (elements, numeric attributes, embeddings), learnt from every outcome, explored "
+            "by inverse-gap weighting with exact propensities."
         ),
     )
     prior_alpha: float = Field(1.0, gt=0, description="Beta prior pseudo-clicks per creative (no model).")
@@ -86,6 +89,14 @@ class RankingSettings(ServiceSettings):
         100_000,
         ge=1,
         description="LinTS: impressions whose feature vectors are kept to credit a later click.",
+    )
+    reward_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "`shared`: seconds an impression waits for its click before the policy learns it as not "
+            "clicked (the default reward); a click after that is not learnt."
+        ),
     )
     max_candidates: int = Field(
         500,

@@ -14,11 +14,17 @@ which off-policy evaluation (`creativeloop.evaluation.ope`) needs. Rank serves w
   string).
 - ``lints``: `LinTSPolicy`, linear Thompson sampling over the feature vector, learnt online from
   the impression and click streams.
+- ``shared``: `SharedModelPolicy`, one Bayesian logistic model of click on request features
+  crossed with creative features (element ids, numeric attributes, embeddings; no hashing),
+  learnt from every outcome, explored by inverse-gap weighting (SquareCB) with exact
+  propensities. It reads creatives from `features` (`FeatureStore.creative`) and the request's
+  typed features (`RankRequest.features`).
 
 Counts come from the request's context bucket when the creative has enough impressions there,
-else from all contexts (`StatsBoard.counts`). Every policy reports the propensity of its choice
-by Monte Carlo over the same posterior. A new policy is a class implementing `Policy` with a
-`from_settings` constructor, registered in `POLICIES` and in the `policy` setting's choices.
+else from all contexts (`StatsBoard.counts`). The Thompson-sampling policies report the
+propensity of their choice by Monte Carlo over the same posterior; ``shared`` reports it
+exactly. A new policy is a class implementing `Policy` with a `from_settings` constructor,
+registered in `POLICIES` and in the `policy` setting's choices.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from creativeloop.ranking.features import FeatureStore
 from creativeloop.ranking.model import ModelHolder
 from creativeloop.ranking.policies.base import Choice, Decision, Policy
 from creativeloop.ranking.policies.linear import LINTS_VERSION, LinTS, LinTSPolicy
+from creativeloop.ranking.policies.shared import SHARED_VERSION, CreativeIndex, SharedModelPolicy
 from creativeloop.ranking.policies.thompson import (
     HYBRID_VERSION,
     POLICY_VERSION,
@@ -45,13 +52,16 @@ __all__ = [
     "LINTS_VERSION",
     "POLICIES",
     "POLICY_VERSION",
+    "SHARED_VERSION",
     "BetaThompson",
     "Choice",
+    "CreativeIndex",
     "Decision",
     "HybridPolicy",
     "LinTS",
     "LinTSPolicy",
     "Policy",
+    "SharedModelPolicy",
     "ThompsonPolicy",
     "build_policy",
     "hybrid_posterior",
@@ -64,6 +74,7 @@ POLICIES: dict[str, PolicyFactory] = {
     "thompson": ThompsonPolicy.from_settings,
     "hybrid": HybridPolicy.from_settings,
     "lints": LinTSPolicy.from_settings,
+    "shared": SharedModelPolicy.from_settings,
 }
 
 

@@ -2,10 +2,11 @@
 
 A policy chooses one of a request's candidate creatives (`pull`), learns from an outcome
 (`update`) and says how likely each candidate is (`probabilities`, and `slate_probabilities`
-for several slots). Every policy here samples a score per candidate from a posterior and shows
-the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo with the
-policy's own `propensity_samples` draws, except where it is exact (one candidate; candidates
-whose posteriors are all the same).
+for several slots). The Thompson-sampling policies sample a score per candidate from a posterior
+and show the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo
+with the policy's own `propensity_samples` draws, except where it is exact (one candidate;
+candidates whose posteriors are all the same). ``shared`` chooses by inverse-gap weighting,
+whose probabilities are exact.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import common_pb2, events_pb2
 
 Floats = npt.NDArray[np.float64]
 
@@ -51,7 +52,9 @@ class Choice:
 class Policy(Protocol):
     """Chooses creatives with explore-exploit; River's `pull` / `update` shape.
 
-    `candidates` are creative ids, `context` the request's context (placement, device...).
+    `candidates` are creative ids, `context` the request's string context (placement, device...),
+    `features` its typed features (`RankRequest.features`, keys in `ranking.schema`); policies that
+    do not read them ignore them.
     `probabilities` and `slate_probabilities` draw from the same generator as `pull`: off-policy
     evaluation builds a policy of its own rather than asking the one that serves.
     """
@@ -66,20 +69,30 @@ class Policy(Protocol):
         ...
 
     def pull(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+        self,
+        candidates: Sequence[str],
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Decision:
         """Choose one of `candidates` for `user_id` in `context`, with the propensity of that choice."""
         ...
 
     def probabilities(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+        self,
+        candidates: Sequence[str],
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         """P(`pull` picks each candidate), shape (len(candidates),), summing to 1.
 
         By default the first column of `slate_probabilities` (policies that subclass `Policy`
         inherit it; one with a cheaper closed form overrides it).
         """
-        result: Floats = self.slate_probabilities(candidates, 1, user_id, context)[:, 0]
+        result: Floats = self.slate_probabilities(candidates, 1, user_id, context, features=features)[:, 0]
         return result
 
     def slate_probabilities(
@@ -88,6 +101,8 @@ class Policy(Protocol):
         slots: int,
         user_id: str = "",
         context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         """P(candidate a lands in slot k) when the best `slots` scores fill the slots in order.
 

@@ -34,7 +34,7 @@ from creativeloop.ranking.policies.base import (
 )
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import common_pb2, events_pb2
 
 LINTS_VERSION = "lints-v1"
 
@@ -216,7 +216,12 @@ class LinTSPolicy(Policy):
         )
 
     def pull(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+        self,
+        candidates: Sequence[str],
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Decision:
         choice = self.lints.pull(self.features.matrix(user_id, candidates, context))
         return Decision(choice.index, choice.propensity, LINTS_VERSION)
@@ -227,6 +232,8 @@ class LinTSPolicy(Policy):
         slots: int,
         user_id: str = "",
         context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         return self.lints.slate(self.features.matrix(user_id, candidates, context), slots)
 

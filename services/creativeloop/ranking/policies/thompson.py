@@ -38,7 +38,7 @@ from creativeloop.ranking.policies.base import (
 )
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
-from creativeloop.v1 import events_pb2
+from creativeloop.v1 import common_pb2, events_pb2
 
 #: The context-free policy's version (also the hybrid policy's while it has no model).
 POLICY_VERSION = "beta-thompson-v1"
@@ -225,7 +225,12 @@ class ThompsonPolicy(Policy):
         )
 
     def pull(
-        self, candidates: Sequence[str], user_id: str = "", context: Mapping[str, str] | None = None
+        self,
+        candidates: Sequence[str],
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Decision:
         posteriors = self.posteriors(candidates, user_id, context)
         return posteriors.decision(self.sampler.pull_posterior(posteriors.alpha, posteriors.beta))
@@ -236,6 +241,8 @@ class ThompsonPolicy(Policy):
         slots: int,
         user_id: str = "",
         context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         posteriors = self.posteriors(candidates, user_id, context)
         return self.sampler.slate(posteriors.alpha, posteriors.beta, slots)
