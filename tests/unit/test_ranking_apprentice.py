@@ -125,3 +125,28 @@ def test_the_apprentice_must_differ_from_the_serving_policy() -> None:
     with pytest.raises(ValueError, match="is the serving policy"):
         RankingSettings(policy="shared", apprentice_policy="shared")
     assert RankingSettings().apprentice_policy == ""
+
+
+class Broken(ThompsonPolicy):
+    def pull(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the candidate")
+
+
+async def test_a_failing_apprentice_never_fails_the_response(served: Served) -> None:
+    roles = PolicyRoles(
+        {"thompson": ThompsonPolicy(StatsBoard(), seed=0), "lints": Broken(StatsBoard())}, "thompson", "lints"
+    )
+    settings = RankingSettings(policy="thompson", apprentice_policy="lints", seed=0)
+    servicer = RankingServicer(settings, served.catalogue, roles)
+    server = grpc.aio.server()
+    ranking_pb2_grpc.add_RankingServiceServicer_to_server(servicer, server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = await ranking_pb2_grpc.RankingServiceStub(channel).Rank(REQUEST)
+        assert reply.policy_version == POLICY_VERSION and reply.creative.creative_id in IDS
+        assert not reply.HasField("apprentice")
+    finally:
+        await server.stop(None)

@@ -6,6 +6,11 @@ live is left the call fails with FAILED_PRECONDITION, naming how many creatives 
 state. A product (or candidate id) ranking never saw fails with INVALID_ARGUMENT. Rejected
 creatives (`creative.controls`) count as not live; pinned live candidates are served outside the
 policy (see `creativeloop.ranking.control`).
+
+In apprentice mode (`creativeloop.ranking.apprentice`) a second policy chooses in shadow on every
+Rank the policy serves; its choice and its probability of the served creative travel on
+`RankResponse.apprentice`. It never changes the response: if it fails, the response goes without
+it (logged).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import grpc
 import numpy as np
 
+from creativeloop.kit.logs import get_logger
 from creativeloop.kit.validation import MAX_MAP_ENTRIES, Invalid, check_finite, check_id, check_map, require
 from creativeloop.ranking.apprentice import PolicyRoles, shadow
 from creativeloop.ranking.control import PINNED_POLICY_VERSION
@@ -28,6 +34,8 @@ from creativeloop.ranking.state import CreativeCatalogue
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
 
 __all__ = ["POLICY_VERSION", "RankingServicer"]
+
+log = get_logger(__name__)
 
 
 def _count_states(states: Mapping[str, int]) -> str:
@@ -124,20 +132,25 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
         features = request.features if request.HasField("features") else None
         decision = self._roles.serving.pull(ids, request.user_id, request.context, features=features)
         apprentice = self._roles.apprentice
-        shadowed = (
-            shadow(
-                self._roles.apprentice_name,
-                apprentice,
-                ids,
-                decision.index,
-                self._shadow_rng,
-                request.user_id,
-                request.context,
-                features,
-            )
-            if apprentice is not None
-            else None
-        )
+        shadowed = None
+        if apprentice is not None:
+            try:  # the apprentice never changes, nor fails, the response
+                shadowed = shadow(
+                    self._roles.apprentice_name,
+                    apprentice,
+                    ids,
+                    decision.index,
+                    self._shadow_rng,
+                    request.user_id,
+                    request.context,
+                    features,
+                )
+            except Exception as exc:
+                log.error(
+                    "apprentice failed; served without it",
+                    apprentice=self._roles.apprentice_name,
+                    error=repr(exc),
+                )
         return ranking_pb2.RankResponse(
             apprentice=shadowed,
             creative=candidates[decision.index],
