@@ -312,6 +312,8 @@ def toggled_values() -> dict[str, Any]:
         }
         if spec.name == "imagegen":
             block["copygenTarget"] = "copygen.elsewhere.svc:50052"
+        if spec.name == "ranking":
+            block["apprenticePolicy"] = "shared"
         if spec.name == "bandit":
             block["dataDir"] = "/data/bandit"
             block["persistence"] = {"enabled": True, "storageClass": "fast", "size": "2Gi"}
@@ -414,6 +416,12 @@ def check_service(manifests: list[Manifest], spec: ServiceSpec, values: dict[str
     assert env["CREATIVELOOP_LOG_FORMAT"]["value"] == values["log"]["format"]
     for name, value in block["env"].items():
         assert env[name]["value"] == str(value)
+    if spec.name == "ranking":  # apprentice mode, only when a candidate is named
+        apprentice = env.get(f"{prefix}APPRENTICE_POLICY")
+        if block.get("apprenticePolicy"):
+            assert apprentice is not None and apprentice["value"] == block["apprenticePolicy"]
+        else:
+            assert apprentice is None
     assert {n: e["value"] for n, e in env.items() if n in model_env_names()} == expected_models_env(
         values, spec.name
     )

@@ -144,6 +144,7 @@ async def test_ranking_reads_no_logs_and_a_bounded_look_back_at_start(
         latest_state = {
             "creatives",
             "creative.controls",
+            "ranking.policy",
             "bandit.stats",
             "content.profiles",
             "user.behaviour",

@@ -447,6 +447,8 @@ class TrafficSimulator:
             policy_version=response.policy_version,
             shown_at=now_timestamp(),
             context=planned.context,
+            # Apprentice mode: the shadow policy's probability of this creative, for `ope gate`.
+            apprentice=response.apprentice if response.HasField("apprentice") else None,
         )
         await self._log_impression(impression)
         clicked = planned.uniform < p_chosen

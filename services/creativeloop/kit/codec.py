@@ -112,6 +112,13 @@ def _validate_impression(event: Any) -> None:
     check_id("policy_version", event.policy_version)
     _require(0.0 < event.propensity <= 1.0, f"propensity {event.propensity} outside (0, 1]")
     check_map("context", event.context)
+    if event.HasField("apprentice"):
+        apprentice = event.apprentice
+        check_id("apprentice.policy", apprentice.policy, required=True)
+        check_id("apprentice.policy_version", apprentice.policy_version)
+        check_id("apprentice.creative_id", apprentice.creative_id)
+        check_probability("apprentice.propensity", apprentice.propensity)
+        check_probability("apprentice.served_propensity", apprentice.served_propensity)
 
 
 def _validate_click(event: Any) -> None:
@@ -147,6 +154,11 @@ def _validate_control(event: Any) -> None:
     _require(event.action != events_pb2.CONTROL_ACTION_UNSPECIFIED, "missing action")
 
 
+def _validate_assignment(event: Any) -> None:
+    check_id("serving", event.serving, required=True)
+    check_id("replaces_version", event.replaces_version)
+
+
 _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     events_pb2.ProductChanged: _validate_product_changed,
     events_pb2.ContentProfileUpdated: _validate_profile,
@@ -157,6 +169,7 @@ _VALIDATORS: dict[type[Message], Callable[[Any], None]] = {
     streams_pb2.UserBehaviour: _validate_behaviour,
     events_pb2.StageProgress: _validate_progress,
     events_pb2.CreativeControl: _validate_control,
+    events_pb2.PolicyAssignment: _validate_assignment,
 }
 
 

@@ -48,6 +48,15 @@ STAGE_PROGRESS = Topic("stage.progress", events_pb2.StageProgress, key="stage/pr
 #: by every ranking replica; a tombstone releases the creative. See docs/architecture.md.
 CREATIVE_CONTROLS = Topic("creative.controls", events_pb2.CreativeControl, key="creative_id", compacted=True)
 
+#: Which policy ranking serves (`PolicyAssignment`, one key "ranking"), written when `creativeloop
+#: ope gate` promotes an apprentice policy and followed by every ranking replica, which switches
+#: without a restart; a tombstone restores the replicas' settings. See docs/architecture.md.
+RANKING_POLICY = Topic(
+    "ranking.policy", events_pb2.PolicyAssignment, key="ranking", compacted=True, partitions=1
+)
+#: The one key of `RANKING_POLICY`.
+RANKING_POLICY_KEY = "ranking"
+
 SOURCE_TOPICS: tuple[Topic, ...] = (
     PRODUCT_CHANGES,
     CONTENT_PROFILES,
@@ -60,7 +69,7 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
 ALL_TOPICS: tuple[Topic, ...] = (
-    SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS, CREATIVE_CONTROLS)
+    SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS, CREATIVE_CONTROLS, RANKING_POLICY)
 )
 
 

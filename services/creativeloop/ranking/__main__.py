@@ -25,13 +25,15 @@ from creativeloop.kit.topics import (  # noqa: E402
     CONTENT_PROFILES,
     CREATIVE_CONTROLS,
     CREATIVES,
+    RANKING_POLICY,
     USER_BEHAVIOUR,
 )
+from creativeloop.ranking.apprentice import PolicyRoles  # noqa: E402
 from creativeloop.ranking.control import CreativeControlServicer  # noqa: E402
 from creativeloop.ranking.features import FeatureStore  # noqa: E402
 from creativeloop.ranking.model import ModelHolder  # noqa: E402
 from creativeloop.ranking.outcomes import OutcomeJoiner  # noqa: E402
-from creativeloop.ranking.policies import build_policy  # noqa: E402
+from creativeloop.ranking.policies import Policy, build_policy  # noqa: E402
 from creativeloop.ranking.service import RankingServicer  # noqa: E402
 from creativeloop.ranking.settings import RankingSettings  # noqa: E402
 from creativeloop.ranking.state import CreativeCatalogue, StatsBoard  # noqa: E402
@@ -46,7 +48,16 @@ async def serve(settings: RankingSettings) -> None:
     await producer.start()
     features = FeatureStore(settings.max_users, settings.user_history)
     models = ModelHolder(settings.model_dir, settings.model_poll_s)
-    policy = build_policy(settings, stats, features, models)
+    # The serving policy and, in apprentice mode, the candidate beside it (ranking.apprentice);
+    # both read the same views and learn from the same outcomes.
+    names = [n for n in (settings.policy, settings.apprentice_policy) if n]
+    policies: dict[str, Policy] = {
+        name: build_policy(
+            settings.model_copy(update={"policy": name, "apprentice_policy": ""}), stats, features, models
+        )
+        for name in names
+    }
+    roles = PolicyRoles(policies, settings.policy, settings.apprentice_policy)
 
     def creative(key: str, event: Any) -> None:
         catalogue.apply(key, event)
@@ -67,9 +78,11 @@ async def serve(settings: RankingSettings) -> None:
         TopicFeed(settings.common, CREATIVES, creative),
         TopicFeed(settings.common, CREATIVE_CONTROLS, catalogue.apply_control, delete=catalogue.release),
         TopicFeed(settings.common, BANDIT_STATS, bandit_stats, lookback_s=lookback),
+        # Promotions (`creativeloop ope gate`): from the beginning, the latest record counts.
+        TopicFeed(settings.common, RANKING_POLICY, roles.assign, delete=roles.reset),
     ]
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-    if policy.needs_behaviour:
+    if any(p.needs_behaviour for p in policies.values()):
         feeds += [
             TopicFeed(settings.common, CONTENT_PROFILES, features.apply_profile),
             TopicFeed(
@@ -80,16 +93,17 @@ async def serve(settings: RankingSettings) -> None:
                 lookback_s=lookback,
             ),
         ]
-    if settings.policy == "shared":
-        # The one policy that learns a model from every outcome: it follows the impression and
-        # click logs from the look-back on (not from the beginning) and joins them itself.
-        joiner = OutcomeJoiner(policy.update, settings.reward_wait_s)
+    if "shared" in policies:
+        # The one policy that learns a model from every outcome (serving or apprentice): it
+        # follows the impression and click logs from the look-back on (not from the beginning)
+        # and joins them itself.
+        joiner = OutcomeJoiner(policies["shared"].update, settings.reward_wait_s)
         feeds += [
             TopicFeed(settings.common, AD_IMPRESSIONS, joiner.impression, lookback_s=lookback),
             TopicFeed(settings.common, AD_CLICKS, joiner.click, lookback_s=lookback),
         ]
         tasks.append(joiner.run)
-    if settings.policy == "hybrid":  # the only policy that reads the CTR model
+    if "hybrid" in policies:  # the only policy that reads the CTR model
         await asyncio.to_thread(models.refresh)
         tasks.append(models.poll)
     tasks += [feed.run for feed in feeds]
@@ -104,7 +118,7 @@ async def serve(settings: RankingSettings) -> None:
         settings=settings,
         servicers=[
             GrpcServicer(
-                RankingServicer(settings, catalogue, policy),
+                RankingServicer(settings, catalogue, roles),
                 ranking_pb2_grpc.add_RankingServiceServicer_to_server,
                 service_name(ranking_pb2, "RankingService"),
             ),

@@ -6,6 +6,11 @@ live is left the call fails with FAILED_PRECONDITION, naming how many creatives 
 state. A product (or candidate id) ranking never saw fails with INVALID_ARGUMENT. Rejected
 creatives (`creative.controls`) count as not live; pinned live candidates are served outside the
 policy (see `creativeloop.ranking.control`).
+
+In apprentice mode (`creativeloop.ranking.apprentice`) a second policy chooses in shadow on every
+Rank the policy serves; its choice and its probability of the served creative travel on
+`RankResponse.apprentice`. It never changes the response: if it fails, the response goes without
+it (logged).
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+import numpy as np
 
+from creativeloop.kit.logs import get_logger
 from creativeloop.kit.validation import MAX_MAP_ENTRIES, Invalid, check_finite, check_id, check_map, require
+from creativeloop.ranking.apprentice import PolicyRoles, shadow
 from creativeloop.ranking.control import PINNED_POLICY_VERSION
 from creativeloop.ranking.policies import POLICY_VERSION, Policy
 from creativeloop.ranking.settings import RankingSettings
@@ -26,6 +34,8 @@ from creativeloop.ranking.state import CreativeCatalogue
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
 
 __all__ = ["POLICY_VERSION", "RankingServicer"]
+
+log = get_logger(__name__)
 
 
 def _count_states(states: Mapping[str, int]) -> str:
@@ -57,11 +67,19 @@ def _check(request: ranking_pb2.RankRequest) -> None:
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
-    def __init__(self, settings: RankingSettings, catalogue: CreativeCatalogue, policy: Policy) -> None:
+    def __init__(
+        self, settings: RankingSettings, catalogue: CreativeCatalogue, policy: Policy | PolicyRoles
+    ) -> None:
+        """`policy`: the one policy to serve, or the `PolicyRoles` (serving + apprentice) to follow."""
         self._settings = settings
         self._catalogue = catalogue
-        self._policy = policy
+        self._roles = (
+            policy
+            if isinstance(policy, PolicyRoles)
+            else PolicyRoles({settings.policy: policy}, settings.policy)
+        )
         self._random = random.Random(settings.seed)
+        self._shadow_rng = np.random.default_rng(None if settings.seed is None else settings.seed + 1)
 
     async def Rank(
         self, request: ranking_pb2.RankRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -110,13 +128,31 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 policy_version=PINNED_POLICY_VERSION,
                 candidates=len(candidates),
             )
-        decision = self._policy.pull(
-            [c.creative_id for c in candidates],
-            request.user_id,
-            request.context,
-            features=request.features if request.HasField("features") else None,
-        )
+        ids = [c.creative_id for c in candidates]
+        features = request.features if request.HasField("features") else None
+        decision = self._roles.serving.pull(ids, request.user_id, request.context, features=features)
+        apprentice = self._roles.apprentice
+        shadowed = None
+        if apprentice is not None:
+            try:  # the apprentice never changes, nor fails, the response
+                shadowed = shadow(
+                    self._roles.apprentice_name,
+                    apprentice,
+                    ids,
+                    decision.index,
+                    self._shadow_rng,
+                    request.user_id,
+                    request.context,
+                    features,
+                )
+            except Exception as exc:
+                log.error(
+                    "apprentice failed; served without it",
+                    apprentice=self._roles.apprentice_name,
+                    error=repr(exc),
+                )
         return ranking_pb2.RankResponse(
+            apprentice=shadowed,
             creative=candidates[decision.index],
             propensity=decision.propensity,
             impression_id=uuid.uuid4().hex,

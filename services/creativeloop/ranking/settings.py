@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from creativeloop.kit.settings import ServiceSettings
 
 Policy = Literal["thompson", "hybrid", "lints", "shared"]
+#: The `apprentice_policy` setting: a `Policy`, or "" for none.
+ApprenticePolicy = Literal["", "thompson", "hybrid", "lints", "shared"]
 
 
 class RankingSettings(ServiceSettings):
@@ -29,6 +31,16 @@ class RankingSettings(ServiceSettings):
             "`shared`: one Bayesian logistic model of click on request features crossed with creative "
             "features (elements, numeric attributes, embeddings), learnt from every outcome, explored "
             "by inverse-gap weighting with exact propensities."
+        ),
+    )
+    apprentice_policy: ApprenticePolicy = Field(
+        "",
+        description=(
+            "A candidate policy run in shadow beside the serving one (apprentice mode; empty: none): on "
+            "every Rank it also chooses, without changing the response, and `RankResponse.apprentice` "
+            "carries its choice and its probability of the served creative, which the ad server logs "
+            "on `Impression.apprentice` for `creativeloop ope gate`. It learns from the same outcomes. "
+            "Must differ from `policy`; a promotion on `ranking.policy` swaps the two."
         ),
     )
     prior_alpha: float = Field(1.0, gt=0, description="Beta prior pseudo-clicks per creative (no model).")
@@ -104,3 +116,9 @@ class RankingSettings(ServiceSettings):
         description="Most candidates one Rank request may name; more is INVALID_ARGUMENT.",
     )
     seed: int | None = Field(None, description="Seed of the policy's random generator (None: fresh).")
+
+    @model_validator(mode="after")
+    def _apprentice_differs(self) -> RankingSettings:
+        if self.apprentice_policy == self.policy:
+            raise ValueError(f"apprentice_policy {self.apprentice_policy!r} is the serving policy")
+        return self
