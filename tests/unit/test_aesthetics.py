@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -137,6 +140,38 @@ def test_training_and_export_are_deterministic(
     again = train.train(data, seed=0)
     assert train.to_onnx(again) == train.to_onnx(ranker)
     assert again.calibration == ranker.calibration
+
+
+_EXPORT_SCRIPT = """
+import hashlib
+import numpy as np
+from creativeloop.training import aesthetics as train
+rng = np.random.default_rng(0)
+photos, kinds, levels = [], [], []
+for photo in ("a", "b", "c", "d"):
+    for kind, level in [("original", 0)] + [(k, l) for k in ("blur", "noise") for l in (1, 2, 3)]:
+        photos.append(photo); kinds.append(kind); levels.append(level)
+X = rng.normal(size=(len(photos), train.N_FEATURES)).astype(np.float32)
+X[:, 0] -= np.asarray(levels, dtype=np.float32)
+data = train.Dataset(X, tuple(photos), tuple(kinds), np.asarray(levels, dtype=np.int32))
+print(hashlib.sha256(train.to_onnx(train.train(data, seed=0, rounds=5))).hexdigest())
+"""
+
+
+def test_export_bytes_do_not_depend_on_the_hash_seed() -> None:
+    """Two processes with different string hashing write the same ONNX bytes (onnxmltools lists
+    opsets in set order; a fresh machine's build must match the committed manifest)."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _EXPORT_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for seed in ("0", "20", "22")  # 20 and 22 put ai.onnx.ml first in the set
+    }
+    assert len(digests) == 1, digests
 
 
 def test_bad_input_is_a_clear_value_error(repository: Path) -> None:

@@ -357,6 +357,11 @@ def to_onnx(ranker: TrainedRanker) -> bytes:
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [None, 1]))
     model.doc_string = "CreativeLoop aesthetics: LightGBM LambdaRank over FEATURE_NAMES, 0..100 score"
+    # onnxmltools lists the opsets in set order, which varies with PYTHONHASHSEED: sorted by domain,
+    # every build writes the same bytes.
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     del model.metadata_props[:]
     model.metadata_props.append(
         onnx.StringStringEntryProto(key="feature_names", value=",".join(FEATURE_NAMES))
