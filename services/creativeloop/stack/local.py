@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic_settings import BaseSettings
 
+from creativeloop.attribution.settings import AttributionSettings
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.settings import ImagegenSettings
@@ -272,4 +273,5 @@ def settings_classes() -> list[type[BaseSettings]]:
         ModelSettings,
         GrpcTlsSettings,
         *(spec.settings for spec in SERVICES),
+        AttributionSettings,
     ]
