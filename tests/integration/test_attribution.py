@@ -5,7 +5,12 @@ for the logs that were there when it started and for those that arrive while it 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +73,24 @@ async def send_logs(producer: EventProducer, logs: tuple[list[Any], list[Any], i
     impressions, clicks, _ = logs
     await producer.send_batch(AD_IMPRESSIONS, impressions)
     await producer.send_batch(AD_CLICKS, clicks)
+
+
+async def cli(servers: str, *args: str) -> str:
+    """`creativeloop attribution show ARGS` as a user runs it; its output."""
+    command = [
+        sys.executable,
+        "-c",
+        "from creativeloop.cli import main; main()",
+        "attribution",
+        "show",
+        *args,
+    ]
+    env = {**os.environ, "CREATIVELOOP_BOOTSTRAP_SERVERS": servers}
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def test_element_lifts_on_the_topic_and_through_the_rpc(broker: Any, tmp_path: Path) -> None:
@@ -151,5 +174,17 @@ async def test_element_lifts_on_the_topic_and_through_the_rpc(broker: Any, tmp_p
                     )
                     assert {m.element_id for m in side.lifts} == {"split", "full"}
                     assert all(m.context_bucket == "placement=side" for m in side.lifts)
+
+                # The CLI view, from the RPC and from the topic.
+                table = await cli(servers, "--target", service.target, "--kind", "colour")
+                rows = [line.split() for line in table.splitlines()[1:]]
+                assert [row[:2] for row in rows] == [["colour", "red"], ["colour", "blue"]]
+                assert float(rows[0][2]) > 0 > float(rows[1][2])
+                lines = await cli(servers, "--topic", "--json", "--bucket", "placement=feed")
+                shown = [json.loads(line) for line in lines.splitlines()]
+                assert {(m["element_kind"], m["element_id"]) for m in shown} == {
+                    (k, v) for e in ELEMENTS for k, v in e.items()
+                }
+                assert all(m["context_bucket"] == "placement=feed" for m in shown)
         finally:
             service.stop()
