@@ -122,6 +122,10 @@ class AttributionJob:
             return
         event = decode(events_pb2.CreativeUpdated, value)
         creative = event.creative
+        if not creative.elements and creative.creative_id in self.creatives:
+            # A lifecycle state record (retired, paused) carries no content: the logged impressions
+            # of the creative still count for the elements it was built from.
+            return
         self.creatives[creative.creative_id] = (creative.product_id, dict(creative.elements))
 
     def read_impression(self, value: bytes | None, now: float) -> None:
