@@ -60,6 +60,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ranking", "creativeloop.ranking", RankingSettings),
     ServiceSpec("bandit", "creativeloop.bandit", BanditSettings),
     ServiceSpec("videogen", "creativeloop.videogen", VideogenSettings),
+    ServiceSpec("attribution", "creativeloop.attribution", AttributionSettings),
 )
 
 
@@ -273,5 +274,4 @@ def settings_classes() -> list[type[BaseSettings]]:
         ModelSettings,
         GrpcTlsSettings,
         *(spec.settings for spec in SERVICES),
-        AttributionSettings,
     ]
