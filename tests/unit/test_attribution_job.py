@@ -98,3 +98,7 @@ async def test_held_impressions_are_bounded() -> None:
         j.read_impression(impression(f"i{i}", "c-red", T0 + i), T0 + i)
     assert list(j.pending) == ["i2", "i3", "i4"]
     assert j.counts["settled_early"] == 2 and j.counts["settled"] == 2
+    for i in range(5, 12):
+        j.read_impression(impression(f"i{i}", "c-red", T0 + i), T0 + i)
+        j.read_click(click(f"x{i}", T0 + i), T0 + i)  # clicks of impressions never seen
+    assert len(j.settled) == 6 and len(j.clicks) == 3 and len(j.pending) == 3

@@ -9,8 +9,8 @@ retention of ad.impressions / ad.clicks to the history the lifts should cover).
 
 State, all bounded: the creatives' elements (the catalogue), the impressions within their window
 (at most `max_pending`), the clicks not yet matched and the settled impression ids (both expire
-with the window: duplicates are counted once), and the estimator's sums (catalogue x buckets x
-element values).
+with the window, and hold at most `max_pending` and twice that: a duplicate of an id still held is
+counted once), and the estimator's sums (catalogue x buckets x element values).
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ class AttributionJob:
             self.counts["late_click"] += 1
             return
         self.clicks[click.impression_id] = _seconds(click.clicked_at)
+        if len(self.clicks) > self.settings.max_pending:  # the oldest read first
+            del self.clicks[next(iter(self.clicks))]
 
     def _settle(self, iid: str, pending: _Pending, now: float) -> None:
         clicked_at = self.clicks.pop(iid, None)
@@ -161,6 +163,8 @@ class AttributionJob:
             clicked_at is not None and clicked_at - pending.shown_at <= self.settings.attribution_window_s
         )
         self.settled[iid] = now + self.settings.attribution_window_s + self.settings.settle_grace_s
+        if len(self.settled) > 2 * self.settings.max_pending:  # the oldest settled first
+            del self.settled[next(iter(self.settled))]
         creative = self.creatives.get(pending.creative_id)
         if creative is None:
             self.counts["unknown_creative"] += 1

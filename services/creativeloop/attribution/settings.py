@@ -45,5 +45,6 @@ class AttributionSettings(ServiceSettings):
         1_000_000,
         ge=1,
         description="Most impressions held awaiting their window; past it the oldest are settled early "
-        "(their later clicks are missed).",
+        "(their later clicks are missed). Also the most clicks held for their impression, and half the "
+        "most settled impression ids remembered against duplicates.",
     )
