@@ -27,7 +27,7 @@ def scrape(port: int) -> str:
         return str(reply.read().decode())
 
 
-@pytest.mark.parametrize("name", ["understanding", "copygen", "imagegen", "ranking", "bandit"])
+@pytest.mark.parametrize("name", ["understanding", "copygen", "imagegen", "ranking", "bandit", "attribution"])
 async def test_service_is_serving_with_metrics(stack: LocalStack, name: str) -> None:
     service = stack.running[name]
     async with grpc.aio.insecure_channel(service.target) as channel:

@@ -2,7 +2,7 @@
 The services this chart deploys, in start order. Each has a block under .Values.services.
 */}}
 {{- define "creativeloop.serviceNames" -}}
-understanding copygen imagegen ranking bandit videogen
+understanding copygen imagegen ranking bandit videogen attribution
 {{- end }}
 
 {{- define "creativeloop.name" -}}

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "models": "creativeloop.cli.models:models",
     "ranking": "creativeloop.cli.ranking:ranking",
     "ope": "creativeloop.cli.ope:ope",
+    "attribution": "creativeloop.cli.attribution:attribution",
     "eval": "creativeloop.cli.evaluate:evaluate",
     "train": "creativeloop.cli.train:train",
     "config-docs": "creativeloop.cli.stack:config_docs",

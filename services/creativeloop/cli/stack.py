@@ -49,7 +49,10 @@ def up(work_dir: Path, fixed_ports: bool, model_dir: Path) -> None:
 
 @click.command("serve")
 @click.argument(
-    "service", type=click.Choice(["understanding", "copygen", "imagegen", "ranking", "bandit", "videogen"])
+    "service",
+    type=click.Choice(
+        ["understanding", "copygen", "imagegen", "ranking", "bandit", "videogen", "attribution"]
+    ),
 )
 def serve(service: str) -> None:
     """Run one service in the foreground (settings from the environment)."""

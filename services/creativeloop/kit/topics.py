@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from creativeloop.v1 import events_pb2, streams_pb2
+from creativeloop.v1 import attribution_pb2, events_pb2, streams_pb2
 
 DLQ_SUFFIX = ".dlq"
 
@@ -57,6 +57,15 @@ RANKING_POLICY = Topic(
 #: The one key of `RANKING_POLICY`.
 RANKING_POLICY_KEY = "ranking"
 
+#: Each creative element's lift on CTR and its interval, pooled over products, per context bucket
+#: (`ElementLift`), published by the attribution job (creativeloop.attribution). Latest state.
+ELEMENT_ATTRIBUTION = Topic(
+    "element.attribution",
+    attribution_pb2.ElementLift,
+    key="element_kind/element_id/context_bucket",
+    compacted=True,
+)
+
 SOURCE_TOPICS: tuple[Topic, ...] = (
     PRODUCT_CHANGES,
     CONTENT_PROFILES,
@@ -69,7 +78,9 @@ SOURCE_TOPICS: tuple[Topic, ...] = (
 
 #: Every topic CreativeLoop creates itself (faust creates only its own changelog topics).
 ALL_TOPICS: tuple[Topic, ...] = (
-    SOURCE_TOPICS + tuple(t.dlq for t in SOURCE_TOPICS) + (STAGE_PROGRESS, CREATIVE_CONTROLS, RANKING_POLICY)
+    SOURCE_TOPICS
+    + tuple(t.dlq for t in SOURCE_TOPICS)
+    + (STAGE_PROGRESS, CREATIVE_CONTROLS, RANKING_POLICY, ELEMENT_ATTRIBUTION)
 )
 
 

@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic_settings import BaseSettings
 
+from creativeloop.attribution.settings import AttributionSettings
 from creativeloop.bandit.settings import BanditSettings
 from creativeloop.copygen.settings import CopygenSettings
 from creativeloop.imagegen.settings import ImagegenSettings
@@ -59,6 +60,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ranking", "creativeloop.ranking", RankingSettings),
     ServiceSpec("bandit", "creativeloop.bandit", BanditSettings),
     ServiceSpec("videogen", "creativeloop.videogen", VideogenSettings),
+    ServiceSpec("attribution", "creativeloop.attribution", AttributionSettings),
 )
 
 
