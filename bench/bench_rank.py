@@ -14,7 +14,8 @@ server, metrics interceptor, health and reflection):
 
 One bounded asyncio client (`--concurrency` calls in flight, `--requests` calls after a warm-up)
 loads each server in turn. Then, in process, the policy's `pull` for 50 candidates, and
-its parts (features, model predict, Beta sampling). Prints a markdown table and one JSON line.
+its parts (features, model predict, the Thompson draw and its quadrature propensity). Prints a
+markdown table and one JSON line.
 """
 
 from __future__ import annotations
@@ -275,7 +276,7 @@ def hybrid_parts(
         "part/stats_counts": timed(lambda i: ranker.stats.counts(ids, BUCKET, 200)),
         "part/features_matrix": timed(lambda i: ranker.features.matrix(f"user-{i % 2000:05d}", ids, CONTEXT)),
         "part/lightgbm_predict": timed(lambda i: model.predict(rows)),
-        "part/beta_thompson_1000_draws": timed(lambda i: ranker.sampler.pull_posterior(alpha, beta)),
+        "part/thompson_draw_and_propensity": timed(lambda i: ranker.sampler.pull_posterior(alpha, beta)),
     }
 
 

@@ -586,6 +586,7 @@ def test_default_render() -> None:
         == "ranking"
     )
     assert workloads(manifests)["ranking"]["spec"]["replicas"] >= 2
+    assert not by_kind(manifests, "HorizontalPodAutoscaler")
     assert not by_kind(manifests, "PersistentVolumeClaim")
     assert not [m for m in manifests if m["kind"] in OPERATOR_KINDS]
 
@@ -634,6 +635,53 @@ def test_render_with_every_option_toggled() -> None:
     assert assets["spec"]["accessModes"] == ["ReadWriteMany"]
     assert assets["spec"]["storageClassName"] == "nfs"
     assert claims[component_name("bandit")]["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_ranking_autoscaling_on_cpu() -> None:
+    """Ranking replicas from a HorizontalPodAutoscaler on CPU: the Deployment leaves `replicas` to it."""
+    sets = [
+        "services.ranking.autoscaling.enabled=true",
+        "services.ranking.autoscaling.minReplicas=3",
+        "services.ranking.autoscaling.maxReplicas=12",
+        "services.ranking.autoscaling.targetCPUUtilizationPercentage=60",
+    ]
+    manifests = render(None, *sets)
+    hpa = by_kind(manifests, "HorizontalPodAutoscaler")[component_name("ranking")]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": component_name("ranking"),
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 60,
+    }
+    assert "replicas" not in workloads(manifests)["ranking"]["spec"]
+    assert (
+        workloads(manifests)["bandit"]["spec"]["replicas"]
+        == default_values()["services"]["bandit"]["replicas"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            ["services.ranking.autoscaling.enabled=true", "services.ranking.autoscaling.maxReplicas=1"],
+            "maxReplicas must be >= minReplicas",
+        ),
+        (["services.ranking.autoscaling.targetCPUUtilizationPercentage=0"], "targetCPUUtilizationPercentage"),
+    ],
+)
+def test_ranking_autoscaling_rejects_bad_values(sets: list[str], message: str) -> None:
+    args = [tool("helm"), "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION]
+    for item in sets:
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0, f"helm template accepted {sets}"
+    assert message in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("only", [spec.name for spec in SERVICES])

@@ -96,6 +96,10 @@ _STATS = _TAGS + 1
 assert _STATS + 3 == N_FEATURES
 
 
+#: Most candidate lists whose static feature columns `FeatureStore.matrix` keeps.
+STATIC_BLOCK_CACHE = 4096
+
+
 def stable_hash(token: str, dim: int) -> int:
     """Bucket of `token` in [0, dim): the same in every process (unlike `hash`)."""
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big") % dim
@@ -202,6 +206,10 @@ class FeatureStore:
         self._profiles: dict[str, common_pb2.ContentProfile] = {}
         #: Bumped when a creative or profile changes: users' token counts are computed again.
         self._catalogue_version = 0
+        #: Candidate list -> (catalogue version, entries, static columns): see `_static_block`.
+        self._static_blocks: dict[
+            tuple[str, ...], tuple[int, list[_CreativeEntry | None], npt.NDArray[np.float64]]
+        ] = {}
         self._users: OrderedDict[str, _User] = OrderedDict()
         #: creative_id -> (impressions, clicks, at_ns), decayed to at_ns (as on bandit.stats).
         self._creative_counts: dict[str, tuple[float, float, int]] = {}
@@ -309,16 +317,17 @@ class FeatureStore:
     def matrix(
         self, user_id: str, creative_ids: Sequence[str], context: Mapping[str, str] | None = None
     ) -> npt.NDArray[np.float64]:
-        """Feature rows (`FEATURE_NAMES` columns) of `creative_ids` for `user_id` in `context`."""
+        """Feature rows (`FEATURE_NAMES` columns) of `creative_ids` for `user_id` in `context`.
+
+        The static block of a candidate list is cached until the catalogue changes; the per-user
+        and per-count columns are gathered in Python lists and written once per column block.
+        """
         n = len(creative_ids)
-        out = np.zeros((n, N_FEATURES))
+        out = np.empty((n, N_FEATURES))
         user = self._users.get(user_id)
-        entries = [self._entry(cid) for cid in creative_ids]
-        for i, entry in enumerate(entries):
-            if entry is not None:
-                out[i, :_STATIC] = self._static(entry)
-            else:
-                out[i, 0] = 1.0
+        entries, static = self._static_block(creative_ids)
+        out[:, :_STATIC] = static
+        out[:, _STATIC:] = 0.0
         if context:
             out[:, _CONTEXT : _CONTEXT + CONTEXT_HASH_DIM] = self._context_row(context_bucket(context))
         user_clicks = 0.0
@@ -331,36 +340,60 @@ class FeatureStore:
             out[:, _USER + 2] = PRIOR_CTR
         click_norm = 1.0 / max(1.0, user_clicks)
         counts = self._tokens(user) if user is not None else {}
+        unknown = [0.0, PRIOR_CTR, 0.0]
+        no_entry = unknown * len(AFFINITY_KEYS)
+        affinity: list[float] = []
+        tags = [0.0] * n
+        stats: list[float] = []
         products: dict[str, float] = {}
+        creative_counts = self._creative_counts
         for i, entry in enumerate(entries):
-            col = _AFFINITY
             if entry is not None:
                 for token in entry.affinity:
                     got = counts.get(token) if token else None
                     if got is None:
-                        out[i, col + 1] = PRIOR_CTR
+                        affinity += unknown
                     else:
-                        out[i, col] = math.log1p(got[0])
-                        out[i, col + 1] = smoothed_ctr(got[1], got[0])
-                        out[i, col + 2] = got[1] * click_norm
-                    col += 3
+                        affinity += (math.log1p(got[0]), smoothed_ctr(got[1], got[0]), got[1] * click_norm)
                 if entry.tags and counts:
                     tag_clicks = sum(counts[t][1] for t in entry.tags if t in counts)
-                    out[i, _TAGS] = tag_clicks * click_norm / len(entry.tags)
+                    tags[i] = tag_clicks * click_norm / len(entry.tags)
+                product_id = entry.creative.product_id
             else:
-                out[i, _AFFINITY + 1 : _TAGS : 3] = PRIOR_CTR
-            shown = self._creative_counts.get(creative_ids[i])
-            if shown is not None:
-                out[i, _STATS] = math.log1p(shown[0])
-                out[i, _STATS + 1] = smoothed_ctr(shown[1], shown[0])
-            else:
-                out[i, _STATS + 1] = PRIOR_CTR
-            product_id = entry.creative.product_id if entry is not None else ""
+                affinity += no_entry
+                product_id = ""
             ctr = products.get(product_id)
             if ctr is None:
                 ctr = products[product_id] = self._product_ctr(product_id)
-            out[i, _STATS + 2] = ctr
+            shown = creative_counts.get(creative_ids[i])
+            if shown is not None:
+                stats += (math.log1p(shown[0]), smoothed_ctr(shown[1], shown[0]), ctr)
+            else:
+                stats += (0.0, PRIOR_CTR, ctr)
+        out[:, _AFFINITY:_TAGS] = np.array(affinity).reshape(n, _TAGS - _AFFINITY)
+        out[:, _TAGS] = tags
+        out[:, _STATS : _STATS + 3] = np.array(stats).reshape(n, 3)
         return out
+
+    def _static_block(
+        self, creative_ids: Sequence[str]
+    ) -> tuple[list[_CreativeEntry | None], npt.NDArray[np.float64]]:
+        """The entries of `creative_ids` and their static columns, cached per catalogue version."""
+        key = tuple(creative_ids)
+        cached = self._static_blocks.get(key)
+        if cached is not None and cached[0] == self._catalogue_version:
+            return cached[1], cached[2]
+        entries = [self._entry(cid) for cid in creative_ids]
+        block = np.zeros((len(creative_ids), _STATIC))
+        for i, entry in enumerate(entries):
+            if entry is not None:
+                block[i] = self._static(entry)
+            else:
+                block[i, 0] = 1.0
+        if len(self._static_blocks) >= STATIC_BLOCK_CACHE:
+            self._static_blocks.clear()
+        self._static_blocks[key] = (self._catalogue_version, entries, block)
+        return entries, block
 
     def _product_ctr(self, product_id: str) -> float:
         """Smoothed CTR of a product: its creatives' counts summed (PRIOR_CTR without any)."""

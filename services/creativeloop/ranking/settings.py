@@ -65,7 +65,10 @@ class RankingSettings(ServiceSettings):
         1000,
         ge=10,
         le=100_000,
-        description="Posterior draws used to estimate the propensity of each choice.",
+        description=(
+            "Posterior draws for Monte Carlo probabilities: lints's propensity, and the slate slots "
+            "after the first for thompson and hybrid (whose propensities are computed by quadrature)."
+        ),
     )
     model_dir: Path = Field(
         Path("deploy/models/ranker"),

@@ -3,10 +3,11 @@
 A policy chooses one of a request's candidate creatives (`pull`), learns from an outcome
 (`update`) and says how likely each candidate is (`probabilities`, and `slate_probabilities`
 for several slots). The Thompson-sampling policies sample a score per candidate from a posterior
-and show the best, so the chance of a choice has no closed form: it is estimated by Monte Carlo
-with the policy's own `propensity_samples` draws, except where it is exact (one candidate;
-candidates whose posteriors are all the same). ``shared`` chooses by inverse-gap weighting,
-whose probabilities are exact.
+and show the best, so the chance of a choice has no closed form: for Beta posteriors (thompson,
+hybrid) it is computed by quadrature within 1e-3 (`beta_max`); for LinTS, and for the later slots
+of a slate, it is estimated by Monte Carlo with the policy's own `propensity_samples` draws; it is
+exact for one candidate and for candidates whose posteriors are all the same. ``shared`` chooses
+by inverse-gap weighting, whose probabilities are exact.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ class Decision:
 
 @dataclass(frozen=True)
 class Choice:
-    """A sampler's pick: an arm and the (Monte Carlo) probability of picking it."""
+    """A sampler's pick: an arm and the probability of picking it (quadrature or Monte Carlo)."""
 
     index: int
-    #: Probability that the sampler picks `index` given the same posteriors (Monte Carlo estimate).
+    #: Probability that the sampler picks `index` given the same posteriors.
     propensity: float
 
 

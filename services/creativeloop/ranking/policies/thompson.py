@@ -2,9 +2,9 @@
 
 - `BetaThompson`: Thompson sampling over Bernoulli arms whose Beta posteriors are given; it
   reports the propensity of its choice and the slate distribution of its draws.
-- `ThompsonPolicy` (setting ``policy = "thompson"``, version ``beta-thompson-v1``): a uniform
+- `ThompsonPolicy` (setting ``policy = "thompson"``, version ``beta-thompson-v2``): a uniform
   Beta(prior_alpha, prior_beta) prior per creative plus its counts.
-- `HybridPolicy` (``policy = "hybrid"``, version ``hybrid-thompson-v1+<model version>``): the
+- `HybridPolicy` (``policy = "hybrid"``, version ``hybrid-thompson-v2+<model version>``): the
   prior of each creative is the CTR model's prediction p̂ for this user, worth `prior_strength`
   impressions (`hybrid_posterior`); without a loaded model it *is* `ThompsonPolicy`.
 
@@ -36,13 +36,16 @@ from creativeloop.ranking.policies.base import (
     slot_counts,
     uniform_slots,
 )
+from creativeloop.ranking.policies.beta_max import win_probabilities, win_probability
 from creativeloop.ranking.settings import RankingSettings
 from creativeloop.ranking.state import StatsBoard
 from creativeloop.v1 import common_pb2, events_pb2
 
-#: The context-free policy's version (also the hybrid policy's while it has no model).
-POLICY_VERSION = "beta-thompson-v1"
-HYBRID_VERSION = "hybrid-thompson-v1"
+#: The context-free policy's version (also the hybrid policy's while it has no model). ``-v2``:
+#: the logged propensity is the quadrature probability (`beta_max`), ``-v1`` was a 1,000-draw
+#: Monte Carlo estimate of the same probability (never below 1/1000).
+POLICY_VERSION = "beta-thompson-v2"
+HYBRID_VERSION = "hybrid-thompson-v2"
 
 
 class BetaThompson:
@@ -50,10 +53,12 @@ class BetaThompson:
 
     Each arm's click rate has posterior Beta(alpha0 + clicks, beta0 + impressions - clicks). `pull`
     draws one sample per arm and picks the largest. The probability of that choice, needed for
-    off-policy evaluation (IPS, SNIPS, DR), has no closed form, so `pull` also draws
-    `propensity_samples` more rounds and reports how often the chosen arm wins; the chosen round is
-    one of them, so the estimate is never zero. `slate` estimates, from as many draws, how often
-    each arm lands in each of the first slots when the draws fill a slate best first.
+    off-policy evaluation (IPS, SNIPS, DR), is the integral of f_i * prod_{j != i} F_j, which
+    `pull` computes by quadrature within `ERROR_BOUND` (`beta_max.win_probability`; before
+    ``-v2`` versions it was a Monte Carlo estimate from 1,000 more draws). `slate` gives the same
+    exact probabilities for the first slot and estimates the later slots from
+    `propensity_samples` draws (how often each arm lands there when draws fill a slate best
+    first).
 
     >>> policy = BetaThompson(seed=7)
     >>> choice = policy.pull(impressions=[100, 100], clicks=[30, 2])
@@ -94,22 +99,23 @@ class BetaThompson:
             raise ValueError("no arms to choose from")
         if alpha.size == 1:
             return Choice(0, 1.0)
-        draws = self._rng.beta(alpha, beta, size=(self.propensity_samples, alpha.size))
-        winners = draws.argmax(axis=1)
-        index = int(winners[0])
-        propensity = float(np.count_nonzero(winners == index)) / self.propensity_samples
-        return Choice(index, propensity)
+        index = int(self._rng.beta(alpha, beta).argmax())  # the Thompson draw itself
+        return Choice(index, win_probability(alpha, beta, index))
 
     def slate(self, alpha: Floats, beta: Floats, slots: int = 1) -> Floats:
         """P(arm a lands in slot k), shape (arms, slots): the arms with the best draws fill the slots.
 
-        Monte Carlo over `propensity_samples` draws of every posterior (drawn in chunks of
-        `CHUNK`); exact when there is one arm or all posteriors are the same (1 / arms everywhere).
+        One slot (`probabilities`): by quadrature (`win_probabilities`, within `ERROR_BOUND`).
+        Several: Monte Carlo over `propensity_samples` draws of every posterior (drawn in chunks of
+        `CHUNK`), so that each draw fills the whole slate consistently. Exact when there is one
+        arm or all posteriors are the same (1 / arms everywhere).
         """
         n = alpha.size
         check_slots(n, slots)
         if n == 1 or (np.all(alpha == alpha[0]) and np.all(beta == beta[0])):
             return uniform_slots(n, slots)
+        if slots == 1:
+            return win_probabilities(alpha, beta)[:, None]
         counts = np.zeros((n, slots))
         done = 0
         while done < self.propensity_samples:
@@ -162,8 +168,8 @@ class ThompsonPolicy(Policy):
     A creative's click rate has posterior Beta(prior_alpha + clicks, prior_beta + impressions -
     clicks), its counts read from `stats` (see the module docstring for where they come from and
     how `update` relates to the bandit). `pull` samples every candidate's rate once and shows the
-    best; its propensity, `probabilities` and `slate_probabilities` are Monte Carlo estimates from
-    `propensity_samples` more draws (`BetaThompson`).
+    best; its propensity and `probabilities` are computed by quadrature (`beta_max`), the later
+    slots of `slate_probabilities` estimated from `propensity_samples` draws (`BetaThompson`).
 
     >>> policy = ThompsonPolicy(StatsBoard(), seed=7)
     >>> for n in range(100):
@@ -171,7 +177,7 @@ class ThompsonPolicy(Policy):
     ...     policy.update(events_pb2.Impression(creative_id="b"), clicked=n < 2)
     >>> decision = policy.pull(["a", "b"])
     >>> decision.index, decision.propensity > 0.99, decision.policy_version
-    (0, True, 'beta-thompson-v1')
+    (0, True, 'beta-thompson-v2')
     >>> policy.probabilities(["a", "b"]).round(2).tolist()
     [1.0, 0.0]
 
@@ -266,7 +272,7 @@ class HybridPolicy(ThompsonPolicy):
 
     >>> policy = HybridPolicy(StatsBoard(), FeatureStore(), models=None, seed=7)
     >>> policy.pull(["a"]).policy_version, policy.needs_behaviour
-    ('beta-thompson-v1', True)
+    ('beta-thompson-v2', True)
 
     Chapelle & Li (2011); the model prior after Alibaba's hybrid bandit with visual priors.
     """
