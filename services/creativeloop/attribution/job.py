@@ -26,10 +26,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from creativeloop.attribution.estimator import ElementAttribution, Estimate
 from creativeloop.attribution.settings import AttributionSettings
-from creativeloop.kit.admin import ensure_topics
+from creativeloop.kit.admin import ensure_topics, topic_partitions
 from creativeloop.kit.codec import InvalidEvent, decode
 from creativeloop.kit.context import context_bucket
-from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.producer import EventProducer
@@ -77,21 +76,6 @@ class _Pending:
     propensity: float
     shown_at: float
     deadline: float
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 60.0) -> list[int]:
-    """The partition numbers of `topic`, waiting (bounded) for it to exist."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        known = consumer.partitions_for_topic(topic)
-        if not known:
-            await consumer._client.force_metadata_update()
-            known = consumer.partitions_for_topic(topic)
-        if known:
-            return sorted(known)
-        if time.monotonic() > deadline:
-            raise DependencyUnavailable("broker", f"topic {topic} is missing (creativeloop topics create)")
-        await asyncio.sleep(0.5)
 
 
 class AttributionJob:
@@ -222,7 +206,7 @@ class AttributionJob:
         try:
             partitions = []
             for topic in (CREATIVES, AD_IMPRESSIONS, AD_CLICKS):
-                numbers = await _partitions(consumer, topic.name)
+                numbers = await topic_partitions(consumer, topic.name)
                 partitions += [TopicPartition(topic.name, p) for p in numbers]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)

@@ -20,8 +20,7 @@ from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
 from creativeloop.bandit.settings import BanditSettings
-from creativeloop.kit.admin import ensure_topics
-from creativeloop.kit.errors import DependencyUnavailable
+from creativeloop.kit.admin import ensure_topics, topic_partitions
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, Topic
 from creativeloop.v1 import streams_pb2
@@ -151,15 +150,4 @@ class GroupMember:
 
 async def partition_count(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 60.0) -> int:
     """Partitions of `topic`, waiting (bounded) for it to exist."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        known = consumer.partitions_for_topic(topic)
-        if not known:
-            await consumer._client.force_metadata_update()
-            known = consumer.partitions_for_topic(topic)
-        if known:
-            return len(known)
-        if loop.time() > deadline:
-            raise DependencyUnavailable("broker", f"topic {topic} is missing (creativeloop topics create)")
-        await asyncio.sleep(0.5)
+    return len(await topic_partitions(consumer, topic, timeout_s))

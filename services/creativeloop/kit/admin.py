@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from creativeloop.kit.errors import DependencyUnavailable
 from creativeloop.kit.kafka import client_options
 from creativeloop.kit.logs import get_logger
 from creativeloop.kit.settings import CommonSettings
@@ -41,3 +44,20 @@ async def ensure_topics(settings: CommonSettings, topics: Iterable[Topic] = ALL_
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 60.0) -> list[int]:
+    """The partition numbers of `topic`, waiting (bounded) for it to exist: a consumer that assigns
+    partitions itself must not start on a topic the topics job has not created yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        known = consumer.partitions_for_topic(topic)
+        if not known:
+            await consumer._client.force_metadata_update()
+            known = consumer.partitions_for_topic(topic)
+        if known:
+            return sorted(known)
+        if loop.time() > deadline:
+            raise DependencyUnavailable("broker", f"topic {topic} is missing (creativeloop topics create)")
+        await asyncio.sleep(0.5)
