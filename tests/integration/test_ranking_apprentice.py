@@ -12,9 +12,6 @@ response's `policy_version` changes, Thompson becomes the apprentice); `rollback
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +27,11 @@ from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, CREATIVES
 from creativeloop.ranking.policies import POLICY_VERSION, SHARED_VERSION
-from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.broker import TansuBroker
 from creativeloop.stack.local import wait_serving
 from creativeloop.stack.processes import terminate
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
+from tests.integration.helpers import spawn_service
 
 pytestmark = pytest.mark.integration
 
@@ -56,28 +54,19 @@ async def test_apprentice_is_logged_then_promoted_by_the_gate_and_ranking_switch
     async with EventProducer(settings, "apprentice-test") as producer:
         await producer.send_batch(CREATIVES, [(e.creative.creative_id, e) for e in events])
 
-    log_path = tmp_path / "ranking.log"
-    port = free_port()
-    env = {
-        **os.environ,
-        "CREATIVELOOP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "CREATIVELOOP_RANKING_GRPC_PORT": str(port),
-        "CREATIVELOOP_RANKING_METRICS_PORT": str(free_port()),
-        "CREATIVELOOP_RANKING_MODEL_DIR": str(tmp_path / "models"),
-        "CREATIVELOOP_RANKING_POLICY": "thompson",
-        "CREATIVELOOP_RANKING_APPRENTICE_POLICY": "shared",
-        "CREATIVELOOP_RANKING_REWARD_WAIT_S": "0.5",
-        "CREATIVELOOP_RANKING_SEED": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "creativeloop.ranking"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+    service = spawn_service(
+        "ranking",
+        {
+            "CREATIVELOOP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "CREATIVELOOP_RANKING_MODEL_DIR": str(tmp_path / "models"),
+            "CREATIVELOOP_RANKING_POLICY": "thompson",
+            "CREATIVELOOP_RANKING_APPRENTICE_POLICY": "shared",
+            "CREATIVELOOP_RANKING_REWARD_WAIT_S": "0.5",
+            "CREATIVELOOP_RANKING_SEED": "0",
+        },
+        tmp_path,
+    )
+    process, log_path = service.process, service.log_path
     rng = np.random.default_rng(0)
     request = ranking_pb2.RankRequest(
         product_id=product_id,
@@ -133,9 +122,9 @@ async def test_apprentice_is_logged_then_promoted_by_the_gate_and_ranking_switch
             await asyncio.sleep(0.2)
 
     try:
-        await wait_serving(f"127.0.0.1:{port}", process, 60, logs)
+        await wait_serving(service.target, process, 60, logs)
         async with (
-            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+            grpc.aio.insecure_channel(service.target) as channel,
             EventProducer(settings, "apprentice-test-log") as producer,
         ):
             rank = ranking_pb2_grpc.RankingServiceStub(channel).Rank

@@ -10,9 +10,6 @@ picks the clicked creative with the inverse-gap probability it reports.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +20,11 @@ from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, CREATIVES
-from creativeloop.stack.broker import TansuBroker, free_port
+from creativeloop.stack.broker import TansuBroker
 from creativeloop.stack.local import wait_serving
 from creativeloop.stack.processes import terminate
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
+from tests.integration.helpers import spawn_service
 
 pytestmark = pytest.mark.integration
 
@@ -49,30 +47,21 @@ async def test_shared_policy_serves_exact_propensities_and_learns_from_the_logs(
     async with EventProducer(settings, "shared-test") as producer:
         await producer.send_batch(CREATIVES, [(e.creative.creative_id, e) for e in events])
 
-    log_path = tmp_path / "ranking.log"
-    port = free_port()
-    env = {
-        **os.environ,
-        "CREATIVELOOP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "CREATIVELOOP_RANKING_GRPC_PORT": str(port),
-        "CREATIVELOOP_RANKING_METRICS_PORT": str(free_port()),
-        "CREATIVELOOP_RANKING_MODEL_DIR": str(tmp_path / "models"),
-        "CREATIVELOOP_RANKING_POLICY": "shared",
-        "CREATIVELOOP_RANKING_REWARD_WAIT_S": "0.5",
-        "CREATIVELOOP_RANKING_SEED": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "creativeloop.ranking"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+    service = spawn_service(
+        "ranking",
+        {
+            "CREATIVELOOP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "CREATIVELOOP_RANKING_MODEL_DIR": str(tmp_path / "models"),
+            "CREATIVELOOP_RANKING_POLICY": "shared",
+            "CREATIVELOOP_RANKING_REWARD_WAIT_S": "0.5",
+            "CREATIVELOOP_RANKING_SEED": "0",
+        },
+        tmp_path,
+    )
+    process, log_path = service.process, service.log_path
     try:
-        await wait_serving(f"127.0.0.1:{port}", process, 60, lambda: log_path.read_text()[-3000:])
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await wait_serving(service.target, process, 60, lambda: log_path.read_text()[-3000:])
+        async with grpc.aio.insecure_channel(service.target) as channel:
             rank = ranking_pb2_grpc.RankingServiceStub(channel).Rank
             request = ranking_pb2.RankRequest(
                 product_id=product_id,
