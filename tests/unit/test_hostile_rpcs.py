@@ -227,6 +227,7 @@ def test_rank(asset_dir: Path) -> None:
         candidate_creative_ids=st.lists(st.one_of(st.sampled_from(["c0", "c1", "c2"]), ids), max_size=4),
         format=enums,
         context=st.dictionaries(texts, texts, max_size=4),
+        slots=st.one_of(st.integers(-3, 5), st.sampled_from([-(2**31), 2**31 - 1])),
     )
     valid = ranking_pb2.RankRequest(user_id="u1", product_id="p1")
     with Loopback(register) as server:
@@ -610,6 +611,7 @@ def test_rank_shared_with_typed_features() -> None:
             categorical=st.dictionaries(texts, texts, max_size=4),
             numeric=st.dictionaries(texts, numbers, max_size=4),
         ),
+        slots=st.integers(-2, 4),
     )
     valid = ranking_pb2.RankRequest(
         user_id="u1",

@@ -11,6 +11,25 @@ In apprentice mode (`creativeloop.ranking.apprentice`) a second policy chooses i
 Rank the policy serves; its choice and its probability of the served creative travel on
 `RankResponse.apprentice`. It never changes the response: if it fails, the response goes without
 it (logged).
+
+Multi-slot Rank (``RankRequest.slots`` = K > 1) fills K slots with K different creatives,
+returned in slot order on ``RankResponse.slate``; the single-slot fields describe slot 0 (and are
+all a one-slot response carries, as before). Each slot is its own impression (own id; the ad server
+logs ``Impression.slot``) and carries its *marginal* propensity, P(this creative fills this slot)
+under the policy for this request, the entry of the policy's ``slate_probabilities``. That is what
+off-policy evaluation divides by when it scores slots one by one (per-slot, "independent" IPS, as
+OBP's ``len_list`` estimators): the reward of slot k is reweighted by π_target(a in k) /
+π_logging(a in k), which needs neither the earlier slots' creatives to match nor the joint slate
+probability (whose product form would explode the variance). The Thompson policies draw every
+candidate's score once and show the best K; ``shared`` draws slot after slot from the remaining
+candidates' inverse-gap weights (`Policy.pull_slate`). Slot 0's propensity is exact (as for one
+slot); the later slots' are Monte Carlo over ``propensity_samples`` draws, the served one among
+them (standard error at most 0.5/sqrt(draws)). K above the live candidates, or above
+``max_slots``, or negative, is INVALID_ARGUMENT. Pinned live creatives fill the first slots
+(all of them when K is at most how many are pinned) in a uniformly random order, each with
+propensity 1/(number pinned) and policy version ``pinned-v1``; the policy fills the slots after
+them from the other live candidates, with its propensities over those. The apprentice shadows
+slot 0 only (unset when slot 0 is pinned).
 """
 
 from __future__ import annotations
@@ -119,7 +138,20 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"unknown product_id {request.product_id!r}: no live {format_name} creatives",
             )
+        slots = max(request.slots, 1)
+        if request.slots < 0 or slots > self._settings.max_slots:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"slots {request.slots} outside [0, {self._settings.max_slots}]",
+            )
+        if slots > len(candidates):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"slots {slots} over the {len(candidates)} live {format_name} candidates",
+            )
         pinned = self._catalogue.pinned(candidates)
+        if slots > 1:
+            return self._rank_slate(request, candidates, pinned, slots)
         if pinned:  # a person's choice, outside the bandit: uniform among the pinned, said so
             return ranking_pb2.RankResponse(
                 creative=pinned[self._random.randrange(len(pinned))],
@@ -131,26 +163,7 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
         ids = [c.creative_id for c in candidates]
         features = request.features if request.HasField("features") else None
         decision = self._roles.serving.pull(ids, request.user_id, request.context, features=features)
-        apprentice = self._roles.apprentice
-        shadowed = None
-        if apprentice is not None:
-            try:  # the apprentice never changes, nor fails, the response
-                shadowed = shadow(
-                    self._roles.apprentice_name,
-                    apprentice,
-                    ids,
-                    decision.index,
-                    self._shadow_rng,
-                    request.user_id,
-                    request.context,
-                    features,
-                )
-            except Exception as exc:
-                log.error(
-                    "apprentice failed; served without it",
-                    apprentice=self._roles.apprentice_name,
-                    error=repr(exc),
-                )
+        shadowed = self._shadow(request, ids, decision.index, features)
         return ranking_pb2.RankResponse(
             apprentice=shadowed,
             creative=candidates[decision.index],
@@ -160,4 +173,86 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
             candidates=len(candidates),
             predicted_ctr=decision.predicted_ctr,
             stats_bucket=decision.stats_bucket,
+        )
+
+    def _shadow(
+        self,
+        request: ranking_pb2.RankRequest,
+        ids: list[str],
+        served: int,
+        features: common_pb2.RequestFeatures | None,
+    ) -> common_pb2.ApprenticeChoice | None:
+        """The apprentice's choice beside the served `ids[served]` (None: no apprentice, or it failed)."""
+        apprentice = self._roles.apprentice
+        if apprentice is None:
+            return None
+        try:  # the apprentice never changes, nor fails, the response
+            return shadow(
+                self._roles.apprentice_name,
+                apprentice,
+                ids,
+                served,
+                self._shadow_rng,
+                request.user_id,
+                request.context,
+                features,
+            )
+        except Exception as exc:
+            log.error(
+                "apprentice failed; served without it",
+                apprentice=self._roles.apprentice_name,
+                error=repr(exc),
+            )
+            return None
+
+    def _rank_slate(
+        self,
+        request: ranking_pb2.RankRequest,
+        candidates: list[common_pb2.Creative],
+        pinned: list[common_pb2.Creative],
+        slots: int,
+    ) -> ranking_pb2.RankResponse:
+        """`slots` (> 1, at most the candidates) different creatives in slot order (module doc)."""
+        slate: list[ranking_pb2.SlotChoice] = []
+        pinned_ids = {c.creative_id for c in pinned}
+        for creative in self._random.sample(pinned, min(slots, len(pinned))):  # uniform order
+            slate.append(
+                ranking_pb2.SlotChoice(
+                    creative=creative, propensity=1.0 / len(pinned), policy_version=PINNED_POLICY_VERSION
+                )
+            )
+        rest = [c for c in candidates if c.creative_id not in pinned_ids]
+        features = request.features if request.HasField("features") else None
+        shadowed = None
+        if len(slate) < slots:
+            ids = [c.creative_id for c in rest]
+            decisions = self._roles.serving.pull_slate(
+                ids, slots - len(slate), request.user_id, request.context, features=features
+            )
+            if not slate:
+                shadowed = self._shadow(request, ids, decisions[0].index, features)
+            for decision in decisions:
+                slate.append(
+                    ranking_pb2.SlotChoice(
+                        creative=rest[decision.index],
+                        propensity=decision.propensity,
+                        policy_version=decision.policy_version,
+                        predicted_ctr=decision.predicted_ctr,
+                        stats_bucket=decision.stats_bucket,
+                    )
+                )
+        for k, choice in enumerate(slate):
+            choice.slot = k
+            choice.impression_id = uuid.uuid4().hex
+        first = slate[0]
+        return ranking_pb2.RankResponse(
+            apprentice=shadowed,
+            creative=first.creative,
+            propensity=first.propensity,
+            impression_id=first.impression_id,
+            policy_version=first.policy_version,
+            candidates=len(candidates),
+            predicted_ctr=first.predicted_ctr,
+            stats_bucket=first.stats_bucket,
+            slate=slate,
         )

@@ -66,8 +66,10 @@ class RankingSettings(ServiceSettings):
         ge=10,
         le=100_000,
         description=(
-            "Posterior draws for Monte Carlo probabilities: lints's propensity, and the slate slots "
-            "after the first for thompson and hybrid (whose propensities are computed by quadrature)."
+            "Posterior draws (sequential slates for shared) for Monte Carlo probabilities: lints's "
+            "propensity, and the marginal propensities of the slots after the first in a multi-slot "
+            "Rank and in slate probabilities (thompson, hybrid and shared compute the first slot's "
+            "exactly). Standard error at most 0.5/sqrt(draws), e.g. 0.016 for 1000."
         ),
     )
     model_dir: Path = Field(
@@ -117,6 +119,14 @@ class RankingSettings(ServiceSettings):
         500,
         ge=1,
         description="Most candidates one Rank request may name; more is INVALID_ARGUMENT.",
+    )
+    max_slots: int = Field(
+        10,
+        ge=1,
+        description=(
+            "Most slots (`RankRequest.slots`) one Rank may fill; more, or more than the live "
+            "candidates, is INVALID_ARGUMENT."
+        ),
     )
     seed: int | None = Field(None, description="Seed of the policy's random generator (None: fresh).")
 

@@ -12,7 +12,7 @@ by inverse-gap weighting, whose probabilities are exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -111,6 +111,26 @@ class Policy(Protocol):
         """
         ...
 
+    def pull_slate(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
+    ) -> list[Decision]:
+        """Choose `slots` different candidates, in slot order, for a multi-slot Rank.
+
+        Each `Decision.propensity` is the marginal P(this candidate fills this slot) under the way
+        the slate was drawn, i.e. the slate's entry of `slate_probabilities` (not the probability
+        conditional on the earlier slots). One slot is `pull`. Policies that subclass `Policy` and
+        do not override it serve one slot only.
+        """
+        if slots == 1:
+            return [self.pull(candidates, user_id, context, features=features)]
+        raise NotImplementedError(f"{type(self).__name__} serves one slot only")
+
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Learn from one impression and whether it was clicked (joined by the caller)."""
         ...
@@ -139,6 +159,37 @@ def slot_counts(scores: Floats, slots: int) -> Floats:
     for k in range(slots):
         counts[:, k] = np.bincount(top[:, k], minlength=n)
     return counts
+
+
+def sampled_slate(
+    draw: Callable[[int], Floats], n: int, slots: int, samples: int
+) -> tuple[list[int], Floats]:
+    """Serve the best `slots` of one score draw, with marginals estimated from `samples` draws.
+
+    `draw(size)` gives `size` independent score vectors (size x n). The first is the one served:
+    its best `slots` candidates fill the slots in order (ties to the smaller index, as in `pull`).
+    The marginals P(candidate a in slot k), shape (n, slots), are the frequencies over all
+    `samples` draws, the served one among them (so a served candidate never gets propensity 0,
+    at most 1/`samples` above its frequency otherwise); their standard error is at most
+    0.5/sqrt(`samples`). Drawn in chunks of `CHUNK`.
+
+    >>> rng = np.random.default_rng(0)
+    >>> served, marginals = sampled_slate(lambda size: rng.random((size, 3)), 3, 2, 100)
+    >>> len(set(served)), marginals.sum(axis=0).tolist()
+    (2, [1.0, 1.0])
+    """
+    counts = np.zeros((n, slots))
+    served: list[int] | None = None
+    done = 0
+    while done < samples:
+        size = min(CHUNK, samples - done)
+        scores = draw(size)
+        if served is None:
+            served = [int(i) for i in np.argsort(-scores[0], kind="stable")[:slots]]
+        counts += slot_counts(scores, slots)
+        done += size
+    assert served is not None
+    return served, counts / samples
 
 
 def uniform_slots(n_candidates: int, slots: int) -> Floats:

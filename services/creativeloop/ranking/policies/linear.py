@@ -30,6 +30,7 @@ from creativeloop.ranking.policies.base import (
     Floats,
     Policy,
     check_slots,
+    sampled_slate,
     slot_counts,
 )
 from creativeloop.ranking.settings import RankingSettings
@@ -137,6 +138,23 @@ class LinTS:
         propensity = float(np.count_nonzero(winners == index)) / self.propensity_samples
         return Choice(index, propensity)
 
+    def pull_slate(self, rows: Floats, slots: int) -> list[Choice]:
+        """One draw of θ ranks every candidate; the best `slots` fill the slots in order, each with
+        its marginal P(candidate fills slot k) estimated from `propensity_samples` draws, the
+        served one among them (`sampled_slate`), as `pull` estimates its propensity."""
+        n = rows.shape[0]
+        check_slots(n, slots)
+        if n == 1:
+            return [Choice(0, 1.0)]
+        centre, spread = self._score_law(rows)
+
+        def draw(size: int) -> Floats:
+            scores: Floats = (centre[:, None] + spread @ self._rng.standard_normal((spread.shape[1], size))).T
+            return scores
+
+        served, marginals = sampled_slate(draw, n, slots, self.propensity_samples)
+        return [Choice(a, float(marginals[a, k])) for k, a in enumerate(served)]
+
     def slate(self, rows: Floats, slots: int = 1) -> Floats:
         """P(candidate a lands in slot k), shape (n, slots), over `propensity_samples` draws of θ.
 
@@ -236,6 +254,18 @@ class LinTSPolicy(Policy):
         features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         return self.lints.slate(self.features.matrix(user_id, candidates, context), slots)
+
+    def pull_slate(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
+    ) -> list[Decision]:
+        rows = self.features.matrix(user_id, candidates, context)
+        return [Decision(c.index, c.propensity, LINTS_VERSION) for c in self.lints.pull_slate(rows, slots)]
 
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Apply the impression (and its click) to `features`, which tells `LinTS`."""

@@ -677,9 +677,12 @@ class SharedModelPolicy(Policy):
         gamma: float = 1600.0,
         optimism: float = 0.0,
         seed: int | None = None,
+        slate_samples: int = 4000,
         **model: Any,
     ) -> None:
         self.model = SharedModel(creatives, **model)
+        #: Sequential slates drawn to estimate the marginals of the slots after the first.
+        self.slate_samples = slate_samples
         self.gamma = gamma
         self.optimism = optimism
         self._rng = np.random.default_rng(seed)
@@ -692,7 +695,7 @@ class SharedModelPolicy(Policy):
         features: FeatureStore,
         models: ModelHolder | None = None,
     ) -> SharedModelPolicy:
-        return cls(features, seed=settings.seed)
+        return cls(features, seed=settings.seed, slate_samples=settings.propensity_samples)
 
     def _distribution(
         self,
@@ -745,29 +748,81 @@ class SharedModelPolicy(Policy):
         features: common_pb2.RequestFeatures | None = None,
     ) -> Floats:
         """P(candidate a fills slot k) when each slot is drawn in turn from the remaining
-        candidates' inverse-gap weights: exact for one slot, Monte Carlo (4,000 slates) beyond."""
+        candidates' inverse-gap weights: exact for one slot, Monte Carlo (`slate_samples` slates,
+        the `propensity_samples` setting in serving) beyond."""
         n = len(candidates)
         check_slots(n, slots)
         first = self.probabilities(candidates, user_id, context, features=features)
         if slots == 1:
             return first[:, None]
+        counts = self._sequential_counts(candidates, slots, user_id, context, features, self.slate_samples)
+        counts[:, 0] = first * self.slate_samples
+        result: Floats = counts / self.slate_samples
+        return result
+
+    def _sequential_counts(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str,
+        context: Mapping[str, str] | None,
+        features: common_pb2.RequestFeatures | None,
+        draws: int,
+        served: list[int] | None = None,
+    ) -> Floats:
+        """How often each candidate fills each slot over `draws` sequential slates (n x slots):
+        each slot drawn from the remaining candidates' inverse-gap weights. If `served` is a list,
+        the first slate is appended to it (the one served)."""
+        n = len(candidates)
         rows, psi = self.model.encode_request(user_id, context, features, learn_scale=False)
         mean, var = self.model.scores(rows, psi, self.model.candidate_set(candidates), self.optimism > 0)
         std = np.sqrt(var) if var is not None else None
         counts = np.zeros((n, slots))
-        draws = 4000
-        for _ in range(draws):
+        for draw in range(draws):
             left = np.arange(n)
             for k in range(slots):
                 p = inverse_gap_weights(
                     mean[left], std[left] if std is not None else None, self.gamma, self.optimism
                 )
                 pick = min(int(np.searchsorted(np.cumsum(p), self._rng.random(), side="right")), len(p) - 1)
+                while p[pick] <= 0.0:  # never pick what has probability 0 (rounding at the end)
+                    pick -= 1
                 counts[left[pick], k] += 1
+                if draw == 0 and served is not None:
+                    served.append(int(left[pick]))
                 left = np.delete(left, pick)
-        counts[:, 0] = first * draws
-        result: Floats = counts / draws
-        return result
+        return counts
+
+    def pull_slate(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
+    ) -> list[Decision]:
+        """Sequential inverse-gap draws: slot 0 from all candidates, each next slot from those left.
+
+        Slot 0's propensity is exact (`probabilities`); the later slots' marginals P(candidate
+        fills slot k) are estimated from `slate_samples` sequential slates, the served one among
+        them (standard error at most 0.5/sqrt(`slate_samples`)).
+        """
+        n = len(candidates)
+        check_slots(n, slots)
+        if slots == 1 or n == 1:
+            return [self.pull(candidates, user_id, context, features=features)]
+        first = self.probabilities(candidates, user_id, context, features=features)
+        served: list[int] = []
+        counts = self._sequential_counts(
+            candidates, slots, user_id, context, features, self.slate_samples, served
+        )
+        return [
+            Decision(
+                a, float(first[a]) if k == 0 else float(counts[a, k]) / self.slate_samples, SHARED_VERSION
+            )
+            for k, a in enumerate(served)
+        ]
 
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Learn one outcome: the request's features come from the impression, the creative's

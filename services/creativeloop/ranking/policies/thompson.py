@@ -33,6 +33,7 @@ from creativeloop.ranking.policies.base import (
     Floats,
     Policy,
     check_slots,
+    sampled_slate,
     slot_counts,
     uniform_slots,
 )
@@ -101,6 +102,25 @@ class BetaThompson:
             return Choice(0, 1.0)
         index = int(self._rng.beta(alpha, beta).argmax())  # the Thompson draw itself
         return Choice(index, win_probability(alpha, beta, index))
+
+    def pull_slate(self, alpha: Floats, beta: Floats, slots: int) -> list[Choice]:
+        """One Thompson draw ranks every arm; the best `slots` fill the slots in order.
+
+        Propensities are marginals P(arm fills slot k): slot 0 by quadrature (as `pull`), later
+        slots estimated from `propensity_samples` draws, the served one among them
+        (`sampled_slate`); exact (1 / arms) when all posteriors are the same.
+        """
+        n = alpha.size
+        check_slots(n, slots)
+        if slots == 1:
+            return [self.pull_posterior(alpha, beta)]
+        if np.all(alpha == alpha[0]) and np.all(beta == beta[0]):
+            return [Choice(int(i), 1.0 / n) for i in self._rng.permutation(n)[:slots]]
+        served, marginals = sampled_slate(
+            lambda size: self._rng.beta(alpha, beta, size=(size, n)), n, slots, self.propensity_samples
+        )
+        first = Choice(served[0], win_probability(alpha, beta, served[0]))
+        return [first] + [Choice(a, float(marginals[a, k])) for k, a in enumerate(served) if k > 0]
 
     def slate(self, alpha: Floats, beta: Floats, slots: int = 1) -> Floats:
         """P(arm a lands in slot k), shape (arms, slots): the arms with the best draws fill the slots.
@@ -252,6 +272,20 @@ class ThompsonPolicy(Policy):
     ) -> Floats:
         posteriors = self.posteriors(candidates, user_id, context)
         return self.sampler.slate(posteriors.alpha, posteriors.beta, slots)
+
+    def pull_slate(
+        self,
+        candidates: Sequence[str],
+        slots: int,
+        user_id: str = "",
+        context: Mapping[str, str] | None = None,
+        *,
+        features: common_pb2.RequestFeatures | None = None,
+    ) -> list[Decision]:
+        posteriors = self.posteriors(candidates, user_id, context)
+        return [
+            posteriors.decision(c) for c in self.sampler.pull_slate(posteriors.alpha, posteriors.beta, slots)
+        ]
 
     def update(self, impression: events_pb2.Impression, clicked: bool) -> None:
         """Count one joined outcome on the board, in its context bucket and over all contexts.
