@@ -8,6 +8,7 @@ import pytest
 
 from creativeloop.datasets.reviews import fetch_reviews
 from creativeloop.demo.run import run_demo
+from creativeloop.ranking.policies import HYBRID_VERSION
 from creativeloop.ranking.service import POLICY_VERSION
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ def test_demo_learns_and_reports(tmp_path: Path, repo_root: Path) -> None:
     assert traffic.impressions == 6000 and traffic.failures == 0
     # The CTR model trained mid-run from the logs was hot-swapped in without stopping traffic.
     assert result.model is not None, result.model_error
-    hybrid = f"hybrid-thompson-v1+{result.model.version}"
+    hybrid = f"{HYBRID_VERSION}+{result.model.version}"
     assert set(traffic.policy_versions) == {POLICY_VERSION, hybrid}, traffic.policy_versions
     assert traffic.policy_versions[POLICY_VERSION] >= 0.3 * 6000
     assert sum(traffic.policy_versions.values()) == 6000
