@@ -19,9 +19,11 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
+from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.kit.feed import TopicFeed
+from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
-from creativeloop.kit.topics import Topic
+from creativeloop.kit.topics import CREATIVES, Topic
 from creativeloop.stack.broker import free_port
 from creativeloop.stack.processes import terminate
 
@@ -141,3 +143,20 @@ def spawn_service(name: str, env: dict[str, str], work: Path) -> ServiceProcess:
     return ServiceProcess(
         name, process, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{metrics_port}/metrics", log_path
     )
+
+
+async def publish_element_creatives(
+    settings: CommonSettings, client_id: str, numeric: dict[str, float] | None = None
+) -> tuple[str, list[str]]:
+    """One product's three creatives with typed features (templates t1-t3, colours red, blue,
+    green, category shoes, optional numeric attributes) on `creatives`: (product id, creative ids)."""
+    events, _ = synthetic_catalogue(1, 3, seed=3)
+    for event, (template, colour) in zip(
+        events, [("t1", "red"), ("t2", "blue"), ("t3", "green")], strict=True
+    ):
+        event.creative.elements.update({"template": template, "colour": colour})
+        event.creative.numeric_attributes.update(numeric or {})
+        event.creative.category = "shoes"
+    async with EventProducer(settings, client_id) as producer:
+        await producer.send_batch(CREATIVES, [(e.creative.creative_id, e) for e in events])
+    return events[0].creative.product_id, [e.creative.creative_id for e in events]

@@ -21,17 +21,16 @@ import numpy as np
 import pytest
 
 from creativeloop.evaluation.ope.gate import rollback, run_gate
-from creativeloop.evaluation.simulation import synthetic_catalogue
 from creativeloop.kit.producer import EventProducer
 from creativeloop.kit.settings import CommonSettings
 from creativeloop.kit.timeutil import now_timestamp
-from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS, CREATIVES
+from creativeloop.kit.topics import AD_CLICKS, AD_IMPRESSIONS
 from creativeloop.ranking.policies import POLICY_VERSION, SHARED_VERSION
 from creativeloop.stack.broker import TansuBroker
 from creativeloop.stack.local import wait_serving
 from creativeloop.stack.processes import terminate
 from creativeloop.v1 import common_pb2, events_pb2, ranking_pb2, ranking_pb2_grpc
-from tests.integration.helpers import spawn_service
+from tests.integration.helpers import publish_element_creatives, spawn_service
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +42,7 @@ async def test_apprentice_is_logged_then_promoted_by_the_gate_and_ranking_switch
     broker: TansuBroker, tmp_path: Path
 ) -> None:
     settings = CommonSettings(bootstrap_servers=broker.bootstrap_servers)
-    events, _ = synthetic_catalogue(1, 3, seed=3)
-    for event, (template, colour) in zip(
-        events, [("t1", "red"), ("t2", "blue"), ("t3", "green")], strict=True
-    ):
-        event.creative.elements.update({"template": template, "colour": colour})
-        event.creative.category = "shoes"
-    creative_ids = [e.creative.creative_id for e in events]
-    product_id = events[0].creative.product_id
-    async with EventProducer(settings, "apprentice-test") as producer:
-        await producer.send_batch(CREATIVES, [(e.creative.creative_id, e) for e in events])
+    product_id, creative_ids = await publish_element_creatives(settings, "apprentice-test")
 
     service = spawn_service(
         "ranking",
